@@ -1,0 +1,43 @@
+# The two commands a newcomer types: `make run` and `make test`. Each does its own set-up.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: setup system-deps run test test-unit test-integration test-e2e lint bench soak clean
+
+# Idempotent: the stamp is rebuilt only when the dependencies change; model fetches skip files
+# that are already present and verified.
+setup: .setup-stamp system-deps
+	$(BIN)/readface models fetch --pack default
+	$(BIN)/readface models fetch --pack levi-hassner
+
+.setup-stamp: pyproject.toml requirements.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[worker,dev]'
+	touch $@
+
+# Debian packages the tests need: redis-server (the tests start their own), chromium and its
+# driver (browser test), docker-compose (validates the compose file). Installed only if missing.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: setup
+	$(BIN)/readface up --port $(PORT) --workers $(WORKERS)
+
+test: setup
+	$(BIN)/pytest -q
+
+lint: .setup-stamp
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy api worker shared
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .setup-stamp var

@@ -1,0 +1,1 @@
+"""Code that both the API and the worker import: settings, schemas, the Redis store, hashing."""

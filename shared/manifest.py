@@ -1,0 +1,72 @@
+"""The model manifest: which files make each pack, their hashes and where they come from.
+
+Pure Python on purpose: the API reads a pack's fingerprint from here without OpenCV or numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST_PATH = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    """One model file: its name in the model dir, expected hash and size, and its pinned source."""
+
+    name: str
+    sha256: str
+    size: int
+    pypi: str
+    member: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A detector plus gender and age networks; `roles` maps a role to a file name."""
+
+    name: str
+    kind: str
+    roles: dict[str, str]
+    files: tuple[ModelFile, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the pack's file hashes: results from another fingerprint are stale."""
+        joined = "\n".join(sorted(f"{f.name}:{f.sha256}" for f in self.files))
+        return hashlib.sha256(joined.encode()).hexdigest()[:12]
+
+
+class UnknownPackError(ValueError):
+    """The named pack is not in the manifest."""
+
+
+def load_pack(name: str, manifest_path: Path = MANIFEST_PATH) -> Pack:
+    """Read one pack's description from the manifest."""
+    data = json.loads(manifest_path.read_text())
+    packs = data["packs"]
+    if name not in packs:
+        raise UnknownPackError(f"unknown model pack {name!r}; known packs: {', '.join(sorted(packs))}")
+    entry = packs[name]
+    names = sorted(set(entry["files"].values()))
+    files = tuple(
+        ModelFile(
+            name=n,
+            sha256=data["files"][n]["sha256"],
+            size=data["files"][n]["size"],
+            pypi=data["files"][n]["source"]["pypi"],
+            member=data["files"][n]["source"]["member"],
+            url=data["files"][n].get("url"),
+        )
+        for n in names
+    )
+    return Pack(name=name, kind=entry["kind"], roles=dict(entry["files"]), files=files)
+
+
+def pack_names(manifest_path: Path = MANIFEST_PATH) -> list[str]:
+    """All pack names the manifest defines."""
+    return sorted(json.loads(manifest_path.read_text())["packs"])

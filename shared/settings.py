@@ -1,0 +1,66 @@
+"""Every READFACE_* setting, read once from the environment into one typed object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DAY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The service's configuration; see the README's settings table for each meaning."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "readface:"
+    model_dir: Path = Path("models")
+    model_pack: str = "default"
+    result_ttl: int = 7 * DAY_SECONDS
+    upload_ttl: int = 3600
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    min_face_score: float = 0.5
+    api_keys: tuple[str, ...] = ()
+    webhook_secret: str = ""
+    callback_allow_private: bool = False
+    rate_limit_per_minute: int = 600
+    task_soft_time_limit: int = 60
+    task_hard_time_limit: int = 90
+    callback_timeout: float = 10.0
+    callback_max_attempts: int = 8
+
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(f"READFACE_{name}")
+    return value if value not in (None, "") else None
+
+
+def get_settings() -> Settings:
+    """Build the settings from the current environment (call it; don't cache at import)."""
+    defaults = Settings()
+    keys = _env("API_KEYS")
+    allow_private = _env("CALLBACK_ALLOW_PRIVATE")
+    return Settings(
+        redis_url=_env("REDIS_URL") or defaults.redis_url,
+        key_prefix=_env("KEY_PREFIX") or defaults.key_prefix,
+        model_dir=Path(_env("MODEL_DIR") or defaults.model_dir),
+        model_pack=_env("MODEL_PACK") or defaults.model_pack,
+        result_ttl=int(_env("RESULT_TTL") or defaults.result_ttl),
+        upload_ttl=int(_env("UPLOAD_TTL") or defaults.upload_ttl),
+        max_upload_bytes=int(_env("MAX_UPLOAD_BYTES") or defaults.max_upload_bytes),
+        max_pixels=int(_env("MAX_PIXELS") or defaults.max_pixels),
+        min_face_score=float(_env("MIN_FACE_SCORE") or defaults.min_face_score),
+        api_keys=tuple(k.strip() for k in keys.split(",") if k.strip()) if keys else (),
+        webhook_secret=_env("WEBHOOK_SECRET") or defaults.webhook_secret,
+        callback_allow_private=(allow_private or "").lower() in _TRUE,
+        rate_limit_per_minute=int(_env("RATE_LIMIT_PER_MINUTE") or defaults.rate_limit_per_minute),
+        task_soft_time_limit=int(_env("TASK_SOFT_TIME_LIMIT") or defaults.task_soft_time_limit),
+        task_hard_time_limit=int(_env("TASK_HARD_TIME_LIMIT") or defaults.task_hard_time_limit),
+        callback_timeout=float(_env("CALLBACK_TIMEOUT") or defaults.callback_timeout),
+        callback_max_attempts=int(_env("CALLBACK_MAX_ATTEMPTS") or defaults.callback_max_attempts),
+    )

@@ -1,0 +1,1 @@
+"""Celery tasks, the inference pipeline, and model pack handling."""

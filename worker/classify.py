@@ -1,0 +1,136 @@
+"""Gender and age networks: each pack kind turns faces into network inputs, then runs one batched
+forward per network for all faces of an image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from worker.align import Landmarker, chip_transform, extract_chip
+from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label, nearest_bucket_index
+
+# Cydral's networks: RGB chips, (pixel - mean) / 256, per dlib-models' training code.
+CYDRAL_MEAN = (122.782, 117.001, 104.298)
+CYDRAL_GENDER_SIZE, CYDRAL_AGE_SIZE = 32, 64
+# Class k of the age network means k years, except class 0, which dlib-models weights as 0.25.
+CYDRAL_AGE_YEARS = np.array([0.25, *range(1, 81)], dtype=np.float64)
+_CYDRAL_BUCKET_OF_CLASS = np.array([nearest_bucket_index(y) for y in CYDRAL_AGE_YEARS])
+
+# Levi & Hassner (2015): 227x227 BGR crops with these means; label orders as in their deploy files.
+LEVI_HASSNER_MEAN = (78.4263377603, 87.7689143744, 114.895847746)
+LEVI_HASSNER_SIZE = 227
+LEVI_HASSNER_GENDERS = ("male", "female")
+# Context around the detector box; the networks were trained on loosely cropped faces.
+LEVI_HASSNER_MARGIN = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class FaceInputs:
+    """Per-network input batches (NCHW float32) for the faces of one image, in face order."""
+
+    gender: np.ndarray
+    age: np.ndarray
+
+
+class AttributeModel(Protocol):
+    """What every pack kind provides: prepare inputs for faces, then classify them."""
+
+    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs: ...
+
+    def classify(self, inputs: FaceInputs) -> list[FaceAttributes]: ...
+
+
+def _forward(net: cv2.dnn.Net, batch: np.ndarray) -> np.ndarray:
+    net.setInput(batch)
+    return np.asarray(net.forward(), dtype=np.float64).reshape(batch.shape[0], -1)
+
+
+class CydralModel:
+    """Cydral's gender (32x32) and age (64x64, 81 classes) networks on dlib-aligned chips."""
+
+    def __init__(self, landmarks: Path, gender: Path, age: Path) -> None:
+        self._landmarker = Landmarker(str(landmarks))
+        self._gender = cv2.dnn.readNetFromONNX(str(gender))
+        self._age = cv2.dnn.readNetFromONNX(str(age))
+
+    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
+        gender_chips, age_chips = [], []
+        for face in faces:
+            points = self._landmarker.landmarks(image, face)
+            gender_chips.append(extract_chip(image, chip_transform(points, CYDRAL_GENDER_SIZE),
+                                             CYDRAL_GENDER_SIZE))
+            age_chips.append(extract_chip(image, chip_transform(points, CYDRAL_AGE_SIZE),
+                                          CYDRAL_AGE_SIZE))
+        return FaceInputs(_cydral_batch(gender_chips, CYDRAL_GENDER_SIZE),
+                          _cydral_batch(age_chips, CYDRAL_AGE_SIZE))
+
+    def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
+        if inputs.gender.shape[0] == 0:
+            return []
+        genders = _forward(self._gender, inputs.gender)
+        ages = _forward(self._age, inputs.age)
+        results = []
+        for gender, age in zip(genders, ages, strict=True):
+            years = float(age @ CYDRAL_AGE_YEARS)
+            bucket = nearest_bucket_index(years)
+            results.append(FaceAttributes(
+                gender="female" if gender[0] >= gender[1] else "male",
+                gender_confidence=round(float(gender.max()), 4),
+                age_years=round(years, 1),
+                age_range=bucket_label(AGE_BUCKETS[bucket]),
+                # the probability that the true age falls nearest to the reported bucket
+                age_confidence=round(float(age[_CYDRAL_BUCKET_OF_CLASS == bucket].sum()), 4),
+            ))
+        return results
+
+
+def _cydral_batch(chips: list[np.ndarray], size: int) -> np.ndarray:
+    if not chips:
+        return np.zeros((0, 3, size, size), dtype=np.float32)
+    return cv2.dnn.blobFromImages(chips, 1 / 256, (size, size), CYDRAL_MEAN, swapRB=True)
+
+
+class LeviHassnerModel:
+    """Levi & Hassner's CaffeNet-style gender (2 classes) and age (8 buckets) networks."""
+
+    def __init__(self, gender_config: Path, gender: Path, age_config: Path, age: Path) -> None:
+        self._gender = cv2.dnn.readNetFromCaffe(str(gender_config), str(gender))
+        self._age = cv2.dnn.readNetFromCaffe(str(age_config), str(age))
+
+    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
+        height, width = image.shape[:2]
+        crops = []
+        for face in faces:
+            dx, dy = int(face.width * LEVI_HASSNER_MARGIN), int(face.height * LEVI_HASSNER_MARGIN)
+            crop = image[max(0, face.y - dy): min(height, face.y + face.height + dy),
+                         max(0, face.x - dx): min(width, face.x + face.width + dx)]
+            crops.append(cv2.resize(crop, (LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE),
+                                    interpolation=cv2.INTER_AREA))
+        if not crops:
+            empty = np.zeros((0, 3, LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE), dtype=np.float32)
+            return FaceInputs(empty, empty)
+        batch = cv2.dnn.blobFromImages(crops, 1.0, (LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE),
+                                       LEVI_HASSNER_MEAN, swapRB=False)
+        return FaceInputs(batch, batch)
+
+    def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
+        if inputs.gender.shape[0] == 0:
+            return []
+        genders = _forward(self._gender, inputs.gender)
+        ages = _forward(self._age, inputs.age)
+        results = []
+        for gender, age in zip(genders, ages, strict=True):
+            bucket = int(age.argmax())
+            low, high = AGE_BUCKETS[bucket]
+            results.append(FaceAttributes(
+                gender=LEVI_HASSNER_GENDERS[int(gender.argmax())],
+                gender_confidence=round(float(gender.max()), 4),
+                age_years=(low + high) / 2,
+                age_range=bucket_label(AGE_BUCKETS[bucket]),
+                age_confidence=round(float(age[bucket]), 4),
+            ))
+        return results

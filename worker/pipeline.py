@@ -1,0 +1,119 @@
+"""The whole inference pipeline: bytes in, the contract's `result` and an annotated JPEG out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from shared.manifest import Pack, load_pack
+from shared.settings import Settings
+from worker.annotate import annotate, encode_jpeg
+from worker.classify import AttributeModel, CydralModel, LeviHassnerModel
+from worker.decode import decode_image
+from worker.detect import detect_faces
+from worker.faces import FaceAttributes, FaceBox
+from worker.packs import verify_pack
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The contract's `result` object (JSON-ready) and the annotated image as JPEG bytes."""
+
+    result: dict[str, Any]
+    annotated_jpeg: bytes
+
+
+def _cydral(directory: Path, roles: dict[str, str]) -> AttributeModel:
+    return CydralModel(directory / roles["landmarks"], directory / roles["gender"],
+                       directory / roles["age"])
+
+
+def _levi_hassner(directory: Path, roles: dict[str, str]) -> AttributeModel:
+    return LeviHassnerModel(directory / roles["gender_config"], directory / roles["gender"],
+                            directory / roles["age_config"], directory / roles["age"])
+
+
+_MODEL_KINDS: dict[str, Callable[[Path, dict[str, str]], AttributeModel]] = {
+    "cydral": _cydral,
+    "levi-hassner": _levi_hassner,
+}
+
+
+class Pipeline:
+    """A verified, loaded model pack and the settings that shape its output."""
+
+    def __init__(self, pack: Pack, model_dir: Path, min_face_score: float, max_pixels: int) -> None:
+        verify_pack(pack, model_dir)
+        if pack.kind not in _MODEL_KINDS:
+            raise ValueError(f"model pack {pack.name!r} has unknown kind {pack.kind!r}")
+        self.pack = pack
+        self.min_face_score = min_face_score
+        self.max_pixels = max_pixels
+        self._detector = cv2.dnn.readNetFromCaffe(
+            str(model_dir / pack.roles["detector_config"]),
+            str(model_dir / pack.roles["detector_weights"]),
+        )
+        self._attributes = _MODEL_KINDS[pack.kind](model_dir, pack.roles)
+
+    def warm_up(self) -> None:
+        """One forward pass through every network, so the first real image is not the slow one."""
+        image = np.full((160, 160, 3), 128, dtype=np.uint8)
+        detect_faces(self._detector, image, 1.0)
+        self._attributes.classify(self._attributes.prepare(image, [FaceBox(40, 40, 80, 80, 1.0)]))
+
+    def analyze(self, data: bytes) -> Analysis:
+        """Run every stage on one encoded image; InvalidImage/UnsupportedMediaType on bad bytes."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = round((now - clock) * 1000, 2)
+            clock = now
+
+        start = clock
+        image = decode_image(data, self.max_pixels)
+        lap("decode")
+        faces = detect_faces(self._detector, image.pixels, self.min_face_score)
+        lap("detect")
+        inputs = self._attributes.prepare(image.pixels, faces)
+        lap("align")
+        attributes = self._attributes.classify(inputs)
+        lap("classify")
+        annotated = encode_jpeg(annotate(image.pixels, faces, attributes))
+        lap("annotate")
+        timings["total"] = round((time.perf_counter() - start) * 1000, 2)
+        result = {
+            "image": {"width": image.width, "height": image.height, "format": image.format},
+            "faces": [_face_json(face, attrs) for face, attrs in zip(faces, attributes, strict=True)],
+            "model": {"pack": self.pack.name, "version": self.pack.fingerprint},
+            "timings_ms": timings,
+        }
+        return Analysis(result=result, annotated_jpeg=annotated)
+
+
+def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:
+    return {
+        "box": {"x": face.x, "y": face.y, "width": face.width, "height": face.height},
+        "score": face.score,
+        "gender": {"label": attrs.gender, "confidence": attrs.gender_confidence},
+        "age": {"years": attrs.age_years, "range": attrs.age_range,
+                "confidence": attrs.age_confidence},
+    }
+
+
+def load_pipeline(settings: Settings, pack_name: str | None = None) -> Pipeline:
+    """Verify and load the pack named (or the configured one), warmed up and ready."""
+    pipeline = Pipeline(
+        load_pack(pack_name or settings.model_pack), settings.model_dir,
+        settings.min_face_score, settings.max_pixels,
+    )
+    pipeline.warm_up()
+    return pipeline
