@@ -41,7 +41,7 @@ def sniff_format(data: bytes) -> str:
 
 
 def read_image_info(data: bytes, max_pixels: int) -> ImageInfo:
-    """Format and dimensions from the header; InvalidImage if unreadable, empty or over max_pixels."""
+    """Format and size from the header; InvalidImage if unreadable, empty or over max_pixels."""
     fmt = sniff_format(data)
     try:
         width, height = _READERS[fmt](data)
@@ -64,7 +64,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-# Start-of-frame markers carry the dimensions; C4, C8 and CC are other segments with the same prefix.
+# Start-of-frame markers carry the size; C4, C8 and CC are other segments with the same prefix.
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 

@@ -50,7 +50,9 @@ def load_pack(name: str, manifest_path: Path = MANIFEST_PATH) -> Pack:
     data = json.loads(manifest_path.read_text())
     packs = data["packs"]
     if name not in packs:
-        raise UnknownPackError(f"unknown model pack {name!r}; known packs: {', '.join(sorted(packs))}")
+        raise UnknownPackError(
+            f"unknown model pack {name!r}; known packs: {', '.join(sorted(packs))}"
+        )
     entry = packs[name]
     names = sorted(set(entry["files"].values()))
     files = tuple(

@@ -104,8 +104,12 @@ def extract_chip(image: np.ndarray, to_image: np.ndarray, size: int) -> np.ndarr
         matrix[:, 2] -= _PYRAMID_SHIFT
         scale /= 2
     return cv2.warpAffine(
-        source, matrix, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+        source,
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
     )
 
 

@@ -61,12 +61,16 @@ class CydralModel:
         gender_chips, age_chips = [], []
         for face in faces:
             points = self._landmarker.landmarks(image, face)
-            gender_chips.append(extract_chip(image, chip_transform(points, CYDRAL_GENDER_SIZE),
-                                             CYDRAL_GENDER_SIZE))
-            age_chips.append(extract_chip(image, chip_transform(points, CYDRAL_AGE_SIZE),
-                                          CYDRAL_AGE_SIZE))
-        return FaceInputs(_cydral_batch(gender_chips, CYDRAL_GENDER_SIZE),
-                          _cydral_batch(age_chips, CYDRAL_AGE_SIZE))
+            gender_chips.append(
+                extract_chip(image, chip_transform(points, CYDRAL_GENDER_SIZE), CYDRAL_GENDER_SIZE)
+            )
+            age_chips.append(
+                extract_chip(image, chip_transform(points, CYDRAL_AGE_SIZE), CYDRAL_AGE_SIZE)
+            )
+        return FaceInputs(
+            _cydral_batch(gender_chips, CYDRAL_GENDER_SIZE),
+            _cydral_batch(age_chips, CYDRAL_AGE_SIZE),
+        )
 
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
         if inputs.gender.shape[0] == 0:
@@ -77,14 +81,16 @@ class CydralModel:
         for gender, age in zip(genders, ages, strict=True):
             years = float(age @ CYDRAL_AGE_YEARS)
             bucket = nearest_bucket_index(years)
-            results.append(FaceAttributes(
-                gender="female" if gender[0] >= gender[1] else "male",
-                gender_confidence=round(float(gender.max()), 4),
-                age_years=round(years, 1),
-                age_range=bucket_label(AGE_BUCKETS[bucket]),
-                # the probability that the true age falls nearest to the reported bucket
-                age_confidence=round(float(age[_CYDRAL_BUCKET_OF_CLASS == bucket].sum()), 4),
-            ))
+            results.append(
+                FaceAttributes(
+                    gender="female" if gender[0] >= gender[1] else "male",
+                    gender_confidence=round(float(gender.max()), 4),
+                    age_years=round(years, 1),
+                    age_range=bucket_label(AGE_BUCKETS[bucket]),
+                    # the probability that the true age falls nearest to the reported bucket
+                    age_confidence=round(float(age[bucket == _CYDRAL_BUCKET_OF_CLASS].sum()), 4),
+                )
+            )
         return results
 
 
@@ -106,15 +112,21 @@ class LeviHassnerModel:
         crops = []
         for face in faces:
             dx, dy = int(face.width * LEVI_HASSNER_MARGIN), int(face.height * LEVI_HASSNER_MARGIN)
-            crop = image[max(0, face.y - dy): min(height, face.y + face.height + dy),
-                         max(0, face.x - dx): min(width, face.x + face.width + dx)]
-            crops.append(cv2.resize(crop, (LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE),
-                                    interpolation=cv2.INTER_AREA))
+            crop = image[
+                max(0, face.y - dy) : min(height, face.y + face.height + dy),
+                max(0, face.x - dx) : min(width, face.x + face.width + dx),
+            ]
+            crops.append(
+                cv2.resize(
+                    crop, (LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE), interpolation=cv2.INTER_AREA
+                )
+            )
         if not crops:
             empty = np.zeros((0, 3, LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE), dtype=np.float32)
             return FaceInputs(empty, empty)
-        batch = cv2.dnn.blobFromImages(crops, 1.0, (LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE),
-                                       LEVI_HASSNER_MEAN, swapRB=False)
+        batch = cv2.dnn.blobFromImages(
+            crops, 1.0, (LEVI_HASSNER_SIZE, LEVI_HASSNER_SIZE), LEVI_HASSNER_MEAN, swapRB=False
+        )
         return FaceInputs(batch, batch)
 
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
@@ -126,11 +138,13 @@ class LeviHassnerModel:
         for gender, age in zip(genders, ages, strict=True):
             bucket = int(age.argmax())
             low, high = AGE_BUCKETS[bucket]
-            results.append(FaceAttributes(
-                gender=LEVI_HASSNER_GENDERS[int(gender.argmax())],
-                gender_confidence=round(float(gender.max()), 4),
-                age_years=(low + high) / 2,
-                age_range=bucket_label(AGE_BUCKETS[bucket]),
-                age_confidence=round(float(age[bucket]), 4),
-            ))
+            results.append(
+                FaceAttributes(
+                    gender=LEVI_HASSNER_GENDERS[int(gender.argmax())],
+                    gender_confidence=round(float(gender.max()), 4),
+                    age_years=(low + high) / 2,
+                    age_range=bucket_label(AGE_BUCKETS[bucket]),
+                    age_confidence=round(float(age[bucket]), 4),
+                )
+            )
         return results

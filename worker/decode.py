@@ -35,10 +35,14 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     if info.format == "jpeg" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
         # libjpeg pads a truncated scan with grey and calls it a success; an end-of-image
         # marker after the last start-of-scan is what tells a whole file from a cut one.
-        raise InvalidImage("The JPEG data is truncated (no end-of-image marker after the last scan).")
+        raise InvalidImage(
+            "The JPEG data is truncated (no end-of-image marker after the last scan)."
+        )
     # IMREAD_COLOR applies EXIF orientation, drops alpha, expands grey and converts CMYK and
     # 16-bit to 8-bit BGR, which is what every network here wants.
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if pixels is None or pixels.size == 0:
-        raise InvalidImage(f"The {info.format.upper()} data could not be decoded (truncated or corrupt).")
+        raise InvalidImage(
+            f"The {info.format.upper()} data could not be decoded (truncated or corrupt)."
+        )
     return DecodedImage(pixels=pixels, format=info.format)

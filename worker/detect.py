@@ -16,18 +16,22 @@ def detect_faces(net: cv2.dnn.Net, image: np.ndarray, min_score: float) -> list[
     """Faces scoring at least min_score, boxes clipped to the image, highest score first."""
     height, width = image.shape[:2]
     blob = cv2.dnn.blobFromImage(
-        cv2.resize(image, DETECTOR_INPUT, interpolation=cv2.INTER_AREA), 1.0, DETECTOR_INPUT,
-        DETECTOR_MEAN, swapRB=False, crop=False,
+        cv2.resize(image, DETECTOR_INPUT, interpolation=cv2.INTER_AREA),
+        1.0,
+        DETECTOR_INPUT,
+        DETECTOR_MEAN,
+        swapRB=False,
+        crop=False,
     )
     net.setInput(blob)
     detections = net.forward()[0, 0]  # rows: (image_id, class, score, x1, y1, x2, y2), relative
     kept = detections[detections[:, 2] >= min_score]
     faces = []
     for _, _, score, x1, y1, x2, y2 in kept:
-        left = int(round(float(np.clip(x1, 0.0, 1.0)) * width))
-        top = int(round(float(np.clip(y1, 0.0, 1.0)) * height))
-        right = int(round(float(np.clip(x2, 0.0, 1.0)) * width))
-        bottom = int(round(float(np.clip(y2, 0.0, 1.0)) * height))
+        left = round(float(np.clip(x1, 0.0, 1.0)) * width)
+        top = round(float(np.clip(y1, 0.0, 1.0)) * height)
+        right = round(float(np.clip(x2, 0.0, 1.0)) * width)
+        bottom = round(float(np.clip(y2, 0.0, 1.0)) * height)
         if right - left < 2 or bottom - top < 2:
             continue
         faces.append(FaceBox(left, top, right - left, bottom - top, round(float(score), 4)))

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 # The eight classic Levi-Hassner buckets the contract reports ages in.
 AGE_BUCKETS: tuple[tuple[int, int], ...] = (
-    (0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 100),
+    (0, 2),
+    (4, 6),
+    (8, 12),
+    (15, 20),
+    (25, 32),
+    (38, 43),
+    (48, 53),
+    (60, 100),
 )
 
 

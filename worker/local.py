@@ -1,4 +1,4 @@
-"""`readface analyze`: the pipeline in this process, JSON Lines on stdout, one error per bad file."""
+"""`readface analyze`: the pipeline in this process, JSON Lines out, one error per bad file."""
 
 from __future__ import annotations
 

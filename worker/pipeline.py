@@ -30,13 +30,18 @@ class Analysis:
 
 
 def _cydral(directory: Path, roles: dict[str, str]) -> AttributeModel:
-    return CydralModel(directory / roles["landmarks"], directory / roles["gender"],
-                       directory / roles["age"])
+    return CydralModel(
+        directory / roles["landmarks"], directory / roles["gender"], directory / roles["age"]
+    )
 
 
 def _levi_hassner(directory: Path, roles: dict[str, str]) -> AttributeModel:
-    return LeviHassnerModel(directory / roles["gender_config"], directory / roles["gender"],
-                            directory / roles["age_config"], directory / roles["age"])
+    return LeviHassnerModel(
+        directory / roles["gender_config"],
+        directory / roles["gender"],
+        directory / roles["age_config"],
+        directory / roles["age"],
+    )
 
 
 _MODEL_KINDS: dict[str, Callable[[Path, dict[str, str]], AttributeModel]] = {
@@ -55,17 +60,17 @@ class Pipeline:
         self.pack = pack
         self.min_face_score = min_face_score
         self.max_pixels = max_pixels
-        self._detector = cv2.dnn.readNetFromCaffe(
+        self.detector = cv2.dnn.readNetFromCaffe(
             str(model_dir / pack.roles["detector_config"]),
             str(model_dir / pack.roles["detector_weights"]),
         )
-        self._attributes = _MODEL_KINDS[pack.kind](model_dir, pack.roles)
+        self.attributes = _MODEL_KINDS[pack.kind](model_dir, pack.roles)
 
     def warm_up(self) -> None:
         """One forward pass through every network, so the first real image is not the slow one."""
         image = np.full((160, 160, 3), 128, dtype=np.uint8)
-        detect_faces(self._detector, image, 1.0)
-        self._attributes.classify(self._attributes.prepare(image, [FaceBox(40, 40, 80, 80, 1.0)]))
+        detect_faces(self.detector, image, 1.0)
+        self.attributes.classify(self.attributes.prepare(image, [FaceBox(40, 40, 80, 80, 1.0)]))
 
     def analyze(self, data: bytes) -> Analysis:
         """Run every stage on one encoded image; InvalidImage/UnsupportedMediaType on bad bytes."""
@@ -81,18 +86,20 @@ class Pipeline:
         start = clock
         image = decode_image(data, self.max_pixels)
         lap("decode")
-        faces = detect_faces(self._detector, image.pixels, self.min_face_score)
+        faces = detect_faces(self.detector, image.pixels, self.min_face_score)
         lap("detect")
-        inputs = self._attributes.prepare(image.pixels, faces)
+        inputs = self.attributes.prepare(image.pixels, faces)
         lap("align")
-        attributes = self._attributes.classify(inputs)
+        attributes = self.attributes.classify(inputs)
         lap("classify")
         annotated = encode_jpeg(annotate(image.pixels, faces, attributes))
         lap("annotate")
         timings["total"] = round((time.perf_counter() - start) * 1000, 2)
         result = {
             "image": {"width": image.width, "height": image.height, "format": image.format},
-            "faces": [_face_json(face, attrs) for face, attrs in zip(faces, attributes, strict=True)],
+            "faces": [
+                _face_json(face, attrs) for face, attrs in zip(faces, attributes, strict=True)
+            ],
             "model": {"pack": self.pack.name, "version": self.pack.fingerprint},
             "timings_ms": timings,
         }
@@ -104,16 +111,21 @@ def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:
         "box": {"x": face.x, "y": face.y, "width": face.width, "height": face.height},
         "score": face.score,
         "gender": {"label": attrs.gender, "confidence": attrs.gender_confidence},
-        "age": {"years": attrs.age_years, "range": attrs.age_range,
-                "confidence": attrs.age_confidence},
+        "age": {
+            "years": attrs.age_years,
+            "range": attrs.age_range,
+            "confidence": attrs.age_confidence,
+        },
     }
 
 
 def load_pipeline(settings: Settings, pack_name: str | None = None) -> Pipeline:
     """Verify and load the pack named (or the configured one), warmed up and ready."""
     pipeline = Pipeline(
-        load_pack(pack_name or settings.model_pack), settings.model_dir,
-        settings.min_face_score, settings.max_pixels,
+        load_pack(pack_name or settings.model_pack),
+        settings.model_dir,
+        settings.min_face_score,
+        settings.max_pixels,
     )
     pipeline.warm_up()
     return pipeline

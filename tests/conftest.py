@@ -1,0 +1,32 @@
+"""Fixtures every suite shares: settings pointing at the real model files, loaded pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL_DIR = REPO / "models"
+
+
+@pytest.fixture(scope="session")
+def model_settings() -> Settings:
+    """Settings with the repository's fetched model dir (make setup fetches both packs)."""
+    return Settings(model_dir=MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def pipeline(model_settings: Settings):  # type: ignore[no-untyped-def]
+    from worker.pipeline import load_pipeline
+
+    return load_pipeline(model_settings, "default")
+
+
+@pytest.fixture(scope="session")
+def levi_hassner_pipeline(model_settings: Settings):  # type: ignore[no-untyped-def]
+    from worker.pipeline import load_pipeline
+
+    return load_pipeline(model_settings, "levi-hassner")

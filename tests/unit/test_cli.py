@@ -1,0 +1,84 @@
+"""`readface analyze` and `readface models verify` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+
+from tests.conftest import MODEL_DIR, REPO
+from tests.images import astronaut_jpeg
+from tests.unit.result_schema import RESULT_SCHEMA
+
+
+def readface(*args: str, model_dir: Path = MODEL_DIR) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "READFACE_MODEL_DIR": str(model_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_analyze_prints_json_lines_and_writes_annotations(tmp_path: Path) -> None:
+    good = tmp_path / "astronaut.jpg"
+    good.write_bytes(astronaut_jpeg())
+    also = tmp_path / "again.jpg"
+    also.write_bytes(astronaut_jpeg(quality=80))
+    out = tmp_path / "out"
+    run = readface("analyze", str(good), str(also), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["path"] for r in records] == [str(good), str(also)]
+    for record in records:
+        jsonschema.validate(record, RESULT_SCHEMA)
+        assert len(record["id"]) == 64 and len(record["faces"]) == 1
+    assert (out / "astronaut.annotated.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert (out / "again.annotated.jpg").exists()
+
+
+def test_analyze_reports_bad_files_and_still_does_the_rest(tmp_path: Path) -> None:
+    text = tmp_path / "notes.jpg"
+    text.write_text("just words\n")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    good = tmp_path / "good.jpg"
+    good.write_bytes(astronaut_jpeg())
+    run = readface(
+        "analyze",
+        str(text),
+        str(empty),
+        str(tmp_path / "missing.jpg"),
+        str(good),
+        "--pack",
+        "levi-hassner",
+    )
+    assert run.returncode == 1
+    assert len(run.stdout.splitlines()) == 1 and json.loads(run.stdout)["path"] == str(good)
+    assert "notes.jpg: The file is not a JPEG, PNG, WebP or BMP image." in run.stderr
+    assert "empty.png: The file is empty." in run.stderr
+    assert "missing.jpg" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_models_verify_names_the_altered_file(tmp_path: Path) -> None:
+    assert readface("models", "verify").returncode == 0
+    run = readface("models", "verify", "--pack", "levi-hassner", model_dir=tmp_path)
+    assert run.returncode == 1
+    for name in ("age_net.caffemodel", "gender_net.caffemodel", "deploy_age.prototxt"):
+        assert f"{name}: missing" in run.stderr
+
+
+def test_analyze_refuses_to_run_on_a_broken_pack(tmp_path: Path) -> None:
+    image = tmp_path / "a.jpg"
+    image.write_bytes(astronaut_jpeg())
+    run = readface("analyze", str(image), model_dir=tmp_path)
+    assert run.returncode == 1
+    assert "res10_300x300_ssd_iter_140000.caffemodel: missing" in run.stderr
