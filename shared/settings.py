@@ -31,6 +31,10 @@ class Settings:
     callback_timeout: float = 10.0
     callback_max_attempts: int = 8
 
+    def __post_init__(self) -> None:
+        # Accept a str from callers that build Settings by hand; paths are joined later.
+        object.__setattr__(self, "model_dir", Path(self.model_dir))
+
 
 _TRUE = {"1", "true", "yes", "on"}
 
