@@ -15,7 +15,7 @@ from shared.manifest import Pack, load_pack
 from shared.settings import Settings
 from worker.annotate import annotate, encode_jpeg
 from worker.classify import AttributeModel, CydralModel, LeviHassnerModel
-from worker.decode import decode_image
+from worker.decode import DecodedImage, decode_image
 from worker.detect import detect_faces
 from worker.faces import FaceAttributes, FaceBox
 from worker.packs import verify_pack
@@ -98,12 +98,23 @@ class Pipeline:
         result = {
             "image": {"width": image.width, "height": image.height, "format": image.format},
             "faces": [
-                _face_json(face, attrs) for face, attrs in zip(faces, attributes, strict=True)
+                _face_json(_full_size_box(face, image), attrs)
+                for face, attrs in zip(faces, attributes, strict=True)
             ],
             "model": {"pack": self.pack.name, "version": self.pack.fingerprint},
             "timings_ms": timings,
         }
         return Analysis(result=result, annotated_jpeg=annotated)
+
+
+def _full_size_box(face: FaceBox, image: DecodedImage) -> FaceBox:
+    """A box found on a reduced decode, in pixels of the full image (clipped to it)."""
+    if image.scale == 1.0:
+        return face
+    left, top = round(face.x * image.scale), round(face.y * image.scale)
+    right = min(image.width, round((face.x + face.width) * image.scale))
+    bottom = min(image.height, round((face.y + face.height) * image.scale))
+    return FaceBox(left, top, right - left, bottom - top, face.score)
 
 
 def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:

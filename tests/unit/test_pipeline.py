@@ -119,3 +119,17 @@ def test_timings_cover_every_stage(pipeline) -> None:
     timings = pipeline.analyze(astronaut_jpeg()).result["timings_ms"]
     stages = sum(v for k, v in timings.items() if k != "total")
     assert stages <= timings["total"] + 0.5
+
+
+def test_big_jpeg_is_decoded_reduced_but_reported_in_full_pixels(pipeline) -> None:
+    big = cv2.resize(astronaut_rgb(), (2560, 2560), interpolation=cv2.INTER_CUBIC)
+    analysis = pipeline.analyze(encode(big, "JPEG", quality=90))
+    result = analysis.result
+    assert result["image"] == {"width": 2560, "height": 2560, "format": "jpeg"}
+    [face] = result["faces"]
+    x, y = centre(face)
+    assert abs(x - FACE_CENTRE[0] * 5) < 100 and abs(y - FACE_CENTRE[1] * 5) < 125
+    assert face["gender"]["label"] == "female"
+    # the annotated copy is drawn on the reduced decode: half the size, a quarter the bytes
+    annotated = cv2.imdecode(np.frombuffer(analysis.annotated_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert annotated.shape == (1280, 1280, 3)
