@@ -41,9 +41,19 @@ class Landmarker:
 
     def landmarks(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """The five landmarks (5x2 float, x then y) of the face in the box."""
-        rect = dlib.rectangle(box.x, box.y, box.x + box.width - 1, box.y + box.height - 1)
-        shape = self._predictor(image, rect)
-        return np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float64)
+        # dlib copies whatever array it is given, so hand it only the face and its surroundings
+        # (the model samples pixels within the box's neighbourhood), not a 24 MP photo per face.
+        height, width = image.shape[:2]
+        left, top = max(0, box.x - box.width), max(0, box.y - box.height)
+        right = min(width, box.x + 2 * box.width)
+        bottom = min(height, box.y + 2 * box.height)
+        region = np.ascontiguousarray(image[top:bottom, left:right])
+        rect = dlib.rectangle(
+            box.x - left, box.y - top, box.x - left + box.width - 1, box.y - top + box.height - 1
+        )
+        shape = self._predictor(region, rect)
+        points = [(shape.part(i).x + left, shape.part(i).y + top) for i in range(5)]
+        return np.array(points, dtype=np.float64)
 
 
 def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
