@@ -10,7 +10,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from worker.align import Landmarker, chip_transform, extract_chip
+from worker.align import Landmarker, chip_transform, extract_chip, landmark_box
 from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label, nearest_bucket_index
 
 # Cydral's networks: RGB chips, (pixel - mean) / 256, per dlib-models' training code.
@@ -18,7 +18,18 @@ CYDRAL_MEAN = (122.782, 117.001, 104.298)
 CYDRAL_GENDER_SIZE, CYDRAL_AGE_SIZE = 32, 64
 # Class k of the age network means k years, except class 0, which dlib-models weights as 0.25.
 CYDRAL_AGE_YEARS = np.array([0.25, *range(1, 81)], dtype=np.float64)
-_CYDRAL_BUCKET_OF_CLASS = np.array([nearest_bucket_index(y) for y in CYDRAL_AGE_YEARS])
+# Test-time augmentation: each face is classified on chips cut with these paddings (dlib's 0.2 and
+# two neighbours) and the probabilities averaged. On ../shared/eval it cut age MAE by ~0.3 years
+# and raised gender accuracy ~1 point, for two more chips per face (bench/README.md).
+CYDRAL_PADDINGS = (0.15, 0.2, 0.25)
+# The networks' ages regress to the mean (young faces too old, old faces too young by ~8 years).
+# A linear map fitted on utkface (exact ages) and checked on congress (a different set):
+# years = slope * expectation + intercept.
+CYDRAL_AGE_SLOPE, CYDRAL_AGE_INTERCEPT = 1.095, -0.61
+# Which bucket each age class falls nearest to, on the calibrated scale.
+_CYDRAL_BUCKET_OF_CLASS = np.array(
+    [nearest_bucket_index(CYDRAL_AGE_SLOPE * y + CYDRAL_AGE_INTERCEPT) for y in CYDRAL_AGE_YEARS]
+)
 
 # Levi & Hassner (2015): 227x227 BGR crops with these means; label orders as in their deploy files.
 LEVI_HASSNER_MEAN = (78.4263377603, 87.7689143744, 114.895847746)
@@ -60,13 +71,10 @@ class CydralModel:
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
         gender_chips, age_chips = [], []
         for face in faces:
-            points = self._landmarker.landmarks(image, face)
-            gender_chips.append(
-                extract_chip(image, chip_transform(points, CYDRAL_GENDER_SIZE), CYDRAL_GENDER_SIZE)
-            )
-            age_chips.append(
-                extract_chip(image, chip_transform(points, CYDRAL_AGE_SIZE), CYDRAL_AGE_SIZE)
-            )
+            points = self._landmarker.landmarks(image, landmark_box(face))
+            for padding in CYDRAL_PADDINGS:
+                gender_chips.append(_chip(image, points, CYDRAL_GENDER_SIZE, padding))
+                age_chips.append(_chip(image, points, CYDRAL_AGE_SIZE, padding))
         return FaceInputs(
             _cydral_batch(gender_chips, CYDRAL_GENDER_SIZE),
             _cydral_batch(age_chips, CYDRAL_AGE_SIZE),
@@ -75,11 +83,15 @@ class CydralModel:
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
         if inputs.gender.shape[0] == 0:
             return []
-        genders = _forward(self._gender, inputs.gender)
-        ages = _forward(self._age, inputs.age)
+        views = len(CYDRAL_PADDINGS)
+        genders = _forward(self._gender, inputs.gender).reshape(-1, views, 2).mean(axis=1)
+        ages = (
+            _forward(self._age, inputs.age).reshape(-1, views, CYDRAL_AGE_YEARS.size).mean(axis=1)
+        )
         results = []
         for gender, age in zip(genders, ages, strict=True):
-            years = float(age @ CYDRAL_AGE_YEARS)
+            expectation = float(age @ CYDRAL_AGE_YEARS)
+            years = min(100.0, max(0.0, CYDRAL_AGE_SLOPE * expectation + CYDRAL_AGE_INTERCEPT))
             bucket = nearest_bucket_index(years)
             results.append(
                 FaceAttributes(
@@ -92,6 +104,10 @@ class CydralModel:
                 )
             )
         return results
+
+
+def _chip(image: np.ndarray, points: np.ndarray, size: int, padding: float) -> np.ndarray:
+    return extract_chip(image, chip_transform(points, size, padding), size)
 
 
 def _cydral_batch(chips: list[np.ndarray], size: int) -> np.ndarray:

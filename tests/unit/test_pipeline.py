@@ -53,18 +53,19 @@ def test_composite_of_six_finds_each_face_in_its_tile(pipeline) -> None:
 
 
 def test_faces_are_classified_in_one_batch_with_per_face_answers(pipeline) -> None:
-    from worker.classify import FaceInputs
+    from worker.classify import CYDRAL_PADDINGS, FaceInputs
     from worker.detect import detect_faces
 
     image = np.ascontiguousarray(astronaut_grid(columns=3, rows=1)[:, :, ::-1])
     faces = detect_faces(pipeline.detector, image, 0.5)
     inputs = pipeline.attributes.prepare(image, faces)
-    assert inputs.gender.shape[0] == inputs.age.shape[0] == len(faces) == 3
+    views = len(CYDRAL_PADDINGS)  # chips per face (test-time augmentation)
+    assert len(faces) == 3
+    assert inputs.gender.shape[0] == inputs.age.shape[0] == 3 * views
     batched = pipeline.attributes.classify(inputs)
     for i, together in enumerate(batched):
-        [alone] = pipeline.attributes.classify(
-            FaceInputs(inputs.gender[i : i + 1], inputs.age[i : i + 1])
-        )
+        rows = slice(i * views, (i + 1) * views)
+        [alone] = pipeline.attributes.classify(FaceInputs(inputs.gender[rows], inputs.age[rows]))
         assert alone.gender == together.gender
         assert alone.age_years == pytest.approx(together.age_years, abs=0.1)
 
