@@ -9,9 +9,10 @@ class ReadfaceError(Exception):
     code = "internal"
     status = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)
 
 
 class BadRequest(ReadfaceError):

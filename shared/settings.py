@@ -30,6 +30,8 @@ class Settings:
     task_hard_time_limit: int = 90
     callback_timeout: float = 10.0
     callback_max_attempts: int = 8
+    callback_backoff: float = 10.0
+    analyze_max_retries: int = 3
 
     def __post_init__(self) -> None:
         # Accept a str from callers that build Settings by hand; paths are joined later.
@@ -67,4 +69,6 @@ def get_settings() -> Settings:
         task_hard_time_limit=int(_env("TASK_HARD_TIME_LIMIT") or defaults.task_hard_time_limit),
         callback_timeout=float(_env("CALLBACK_TIMEOUT") or defaults.callback_timeout),
         callback_max_attempts=int(_env("CALLBACK_MAX_ATTEMPTS") or defaults.callback_max_attempts),
+        callback_backoff=float(_env("CALLBACK_BACKOFF") or defaults.callback_backoff),
+        analyze_max_retries=int(_env("ANALYZE_MAX_RETRIES") or defaults.analyze_max_retries),
     )

@@ -1,0 +1,89 @@
+"""The Flask app factory: `gunicorn 'api:create_app()'`. Never imports OpenCV, numpy or worker."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import redis
+from flask import Flask, Response, jsonify
+from kombu.exceptions import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from api.analyses import analyses_bp
+from api.guard import install_guard
+from api.metrics import Metrics
+from api.operations import operations_bp
+from shared.celery_app import create_celery_app
+from shared.errors import ReadfaceError, Unavailable
+from shared.settings import Settings, get_settings
+from shared.store import Store
+
+RETRY_AFTER_SECONDS = 5
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the API for these settings (default: from READFACE_* env vars)."""
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    # Werkzeug refuses bodies over this before reading them (multipart framing allowance added).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
+    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
+    app.extensions["readface"] = {
+        "settings": settings,
+        "store": Store(settings),
+        "celery": create_celery_app(settings),
+        "metrics": Metrics(),
+    }
+    install_guard(app)
+    app.register_blueprint(analyses_bp)
+    app.register_blueprint(operations_bp)
+    if importlib.util.find_spec("api.web") is not None:
+        from api.web import web_bp
+
+        app.register_blueprint(web_bp)
+    _install_error_handlers(app)
+    return app
+
+
+def error_response(error: ReadfaceError) -> Response:
+    """The contract's JSON error body, with Retry-After when the error has one."""
+    response = jsonify({"error": {"code": error.code, "message": error.message}})
+    response.status_code = error.status
+    if error.retry_after:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ReadfaceError, error_response)
+
+    @app.errorhandler(redis.RedisError)
+    @app.errorhandler(OperationalError)
+    def _backend_down(error: Exception) -> Response:
+        app.logger.warning("backend unavailable: %s", error)
+        return error_response(
+            Unavailable(
+                "The job store is unavailable; try again shortly.", retry_after=RETRY_AFTER_SECONDS
+            )
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        wrapped = ReadfaceError(error.description or error.name)
+        wrapped.status = error.code or 500
+        wrapped.code = _HTTP_CODES.get(wrapped.status, "http_error")
+        return error_response(wrapped)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        app.logger.exception("unexpected error")
+        return error_response(ReadfaceError("The server failed unexpectedly."))
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}

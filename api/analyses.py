@@ -1,0 +1,112 @@
+"""The /v1/analyses endpoints: validate, call the store, map the outcome to a status code."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from flask import Blueprint, Response, jsonify, request
+
+from api import context
+from api.uploads import read_upload
+from shared.callback_urls import check_callback_url
+from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK
+from shared.errors import AnalysisFailed, BadRequest, NotFound, NotReady
+from shared.imageinfo import read_image_info
+from shared.jobs import JobStatus, is_analysis_id
+from shared.manifest import load_pack
+from shared.resource import analysis_resource
+from shared.store import Job
+
+analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
+MAX_WAIT_SECONDS = 30
+
+
+def _resource_response(job: Job, status: int) -> Response:
+    response = jsonify(analysis_resource(job, context.store()))
+    response.status_code = status
+    if status == 202:
+        response.headers["Location"] = f"/v1/analyses/{job.id}"
+    return response
+
+
+def _job_or_404(analysis_id: str) -> Job:
+    if not is_analysis_id(analysis_id):
+        raise BadRequest("An analysis id is 64 lowercase hexadecimal characters.")
+    job = context.store().job(analysis_id)
+    if job is None:
+        raise NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
+    return job
+
+
+@analyses_bp.post("")
+def submit() -> Response:
+    settings = context.settings()
+    upload = read_upload(request, settings.max_upload_bytes)
+    read_image_info(upload.data, settings.max_pixels)  # 415/422 before anything is stored
+    callback = None
+    if upload.callback_url:
+        url = check_callback_url(upload.callback_url, settings.callback_allow_private)
+        callback = {"url": url, "message_id": f"msg_{uuid.uuid4().hex}"}
+    analysis_id = hashlib.sha256(upload.data).hexdigest()
+    store = context.store()
+    claim = store.claim(
+        analysis_id, upload.data, load_pack(settings.model_pack).fingerprint, callback
+    )
+    if claim.outcome == "claimed":
+        try:
+            context.celery().send_task(ANALYZE_TASK, args=[analysis_id])
+        except Exception:
+            store.release(analysis_id, claim.created_at)
+            raise
+        store.count("enqueued")
+    elif claim.outcome == "stored":
+        store.count("dedup_hits")
+        if callback is not None:  # the analysis is done: deliver to the new URL at once
+            context.celery().send_task(
+                CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
+            )
+    job = store.job(analysis_id)
+    if job is None:  # deleted between the claim and now
+        raise NotFound(f"Analysis {analysis_id} was deleted while it was being submitted.")
+    return _resource_response(job, 200 if claim.outcome == "stored" else 202)
+
+
+@analyses_bp.get("/<analysis_id>")
+def get(analysis_id: str) -> Response:
+    job = _job_or_404(analysis_id)
+    wait = request.args.get("wait")
+    if wait is not None and not job.status.terminal:
+        try:
+            seconds = float(wait)
+        except ValueError:
+            raise BadRequest("wait must be a number of seconds from 0 to 30.") from None
+        if not 0 <= seconds <= MAX_WAIT_SECONDS:
+            raise BadRequest("wait must be a number of seconds from 0 to 30.")
+        context.store().wait_until_done(analysis_id, seconds)
+        job = _job_or_404(analysis_id)
+    return _resource_response(job, 200)
+
+
+@analyses_bp.get("/<analysis_id>/annotated")
+def annotated(analysis_id: str) -> Response:
+    job = _job_or_404(analysis_id)
+    if job.status is JobStatus.FAILED:
+        raise AnalysisFailed(f"Analysis {analysis_id} failed: {job.error_message}")
+    if job.status is not JobStatus.SUCCEEDED:
+        raise NotReady(f"Analysis {analysis_id} is {job.status.value}; try again when it is done.")
+    image = context.store().annotated(analysis_id)
+    if image is None:
+        raise NotFound(f"The annotated image of {analysis_id} has expired.")
+    response = Response(image, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@analyses_bp.delete("/<analysis_id>")
+def delete(analysis_id: str) -> Response:
+    if not is_analysis_id(analysis_id):
+        raise BadRequest("An analysis id is 64 lowercase hexadecimal characters.")
+    if not context.store().delete(analysis_id):
+        raise NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
+    return Response(status=204)

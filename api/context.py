@@ -1,0 +1,30 @@
+"""Typed access to the per-app objects the factory built."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from celery import Celery
+from flask import current_app
+
+from shared.settings import Settings
+from shared.store import Store
+
+if TYPE_CHECKING:
+    from api.metrics import Metrics
+
+
+def settings() -> Settings:
+    return current_app.extensions["readface"]["settings"]
+
+
+def store() -> Store:
+    return current_app.extensions["readface"]["store"]
+
+
+def celery() -> Celery:
+    return current_app.extensions["readface"]["celery"]
+
+
+def metrics() -> Metrics:
+    return current_app.extensions["readface"]["metrics"]

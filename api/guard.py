@@ -1,0 +1,61 @@
+"""Optional API keys and a per-client rate limit, applied to the /v1 endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from flask import Flask, Response, g, request
+
+from api import context
+from shared.errors import RateLimited, Unauthorized
+
+
+def _presented_key() -> str | None:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key
+    auth = request.headers.get("Authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+def _check_key(keys: tuple[str, ...]) -> str | None:
+    """The caller's key if keys are enabled (Unauthorized if missing or wrong), else None."""
+    if not keys:
+        return None
+    presented = _presented_key()
+    if presented is None:
+        raise Unauthorized("An API key is required: send it in the X-API-Key header.")
+    if not any(hmac.compare_digest(presented.encode(), k.encode()) for k in keys):
+        raise Unauthorized("The API key is not valid.")
+    return presented
+
+
+def install_guard(app: Flask) -> None:
+    @app.before_request
+    def _guard() -> None:
+        g.started = time.perf_counter()
+        if not request.path.startswith("/v1/"):
+            return
+        settings = context.settings()
+        key = _check_key(settings.api_keys)
+        # Clients are told apart by key when keys are on (hashed: keys never reach Redis), else
+        # by address.
+        client = hashlib.sha256(key.encode()).hexdigest()[:16] if key else request.remote_addr
+        retry_after = context.store().hit_rate_limit(str(client), settings.rate_limit_per_minute)
+        if retry_after is not None:
+            raise RateLimited(
+                f"Too many requests: the limit is {settings.rate_limit_per_minute} per minute.",
+                retry_after=retry_after,
+            )
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = g.get("started")
+        if started is not None:
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+            context.metrics().observe(
+                request.method, endpoint, response.status_code, time.perf_counter() - started
+            )
+        return response

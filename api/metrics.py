@@ -1,0 +1,65 @@
+"""Prometheus metrics: request counts and latencies from this process; job counters and queue
+depth read from Redis at scrape time, because workers are other processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from shared.celery_app import ANALYZE_QUEUE, CALLBACK_QUEUE
+from shared.store import Store
+
+
+class _StoreCollector(Collector):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        counters = self._store.counters()
+        descriptions = {
+            "executions": "Analysis task executions started by workers",
+            "succeeded": "Analyses that succeeded",
+            "failed": "Analyses that failed",
+            "dedup_hits": "Uploads answered from a stored analysis",
+            "enqueued": "Analyses enqueued",
+        }
+        for name, text in descriptions.items():
+            yield CounterMetricFamily(f"readface_{name}", text, value=counters[name])
+        depth = GaugeMetricFamily("readface_queue_depth", "Messages waiting", labels=["queue"])
+        for queue in (ANALYZE_QUEUE, CALLBACK_QUEUE):
+            depth.add_metric([queue], self._store.queue_depth(queue))
+        yield depth
+
+
+class Metrics:
+    """One registry per app, so tests can build several apps in one process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "readface_http_requests",
+            "HTTP requests",
+            ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "readface_http_request_seconds",
+            "HTTP request latency",
+            ["method", "endpoint"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self._store_collector: _StoreCollector | None = None
+
+    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        self._requests.labels(method, endpoint, str(status)).inc()
+        self._latency.labels(method, endpoint).observe(seconds)
+
+    def render(self, store: Store) -> bytes:
+        if self._store_collector is None:
+            self._store_collector = _StoreCollector(store)
+            self.registry.register(self._store_collector)
+        return generate_latest(self.registry)

@@ -1,0 +1,49 @@
+"""Reading an upload from either encoding the contract allows, through one code path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Request
+
+from shared.errors import BadRequest, TooLarge, UnsupportedMediaType
+from shared.imageinfo import MEDIA_TYPES
+
+RAW_TYPES = set(MEDIA_TYPES.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    data: bytes
+    callback_url: str | None
+
+
+def read_upload(request: Request, max_bytes: int) -> Upload:
+    """The image bytes and callback URL of a POST; BadRequest/TooLarge/UnsupportedMediaType."""
+    if request.content_length is not None and request.content_length > max_bytes + 64 * 1024:
+        raise TooLarge(f"The upload is larger than the limit of {max_bytes:,} bytes.")
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        try:
+            files, form = request.files, request.form
+        except ValueError as error:
+            raise BadRequest(f"The multipart form could not be read ({error}).") from error
+        if "image" not in files:
+            raise BadRequest("The form has no file in the field 'image'.")
+        data = files["image"].read(max_bytes + 1)
+        callback_url = form.get("callback_url") or None
+    elif mimetype in RAW_TYPES:
+        data = request.get_data(cache=False)
+        callback_url = request.args.get("callback_url") or None
+    elif not mimetype and not request.content_length:
+        raise BadRequest("The request has no image: send multipart field 'image' or raw bytes.")
+    else:
+        raise UnsupportedMediaType(
+            f"Content-Type {mimetype or '(none)'} is not accepted: send multipart/form-data with "
+            "an 'image' field, or raw bytes as image/jpeg, image/png, image/webp or image/bmp."
+        )
+    if not data:
+        raise BadRequest("The image is empty.")
+    if len(data) > max_bytes:
+        raise TooLarge(f"The upload is larger than the limit of {max_bytes:,} bytes.")
+    return Upload(data, callback_url)

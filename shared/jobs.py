@@ -1,0 +1,27 @@
+"""Job states and failure codes: the words every layer uses for where an analysis is."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class FailureCode(StrEnum):
+    INVALID_IMAGE = "invalid_image"  # permanent: the same bytes will fail the same way
+    TIMEOUT = "timeout"  # transient: re-submitting re-queues
+    INTERNAL = "internal"  # transient
+
+
+def is_analysis_id(value: str) -> bool:
+    """An id is the lowercase hex SHA-256 of the uploaded bytes."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)

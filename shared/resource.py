@@ -1,0 +1,30 @@
+"""The analysis resource of the contract, built from a stored job at the edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.jobs import JobStatus
+from shared.store import Job, Store
+
+
+def analysis_resource(job: Job, store: Store) -> dict[str, Any]:
+    """The JSON the API serves and callbacks carry for one analysis."""
+    result = store.result(job.id) if job.status is JobStatus.SUCCEEDED else None
+    error = (
+        {"code": job.error_code, "message": job.error_message or ""}
+        if job.status is JobStatus.FAILED
+        else None
+    )
+    return {
+        "id": job.id,
+        "status": job.status.value,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "links": {
+            "self": f"/v1/analyses/{job.id}",
+            "annotated": f"/v1/analyses/{job.id}/annotated",
+        },
+        "error": error,
+        "result": result,
+    }

@@ -1,0 +1,277 @@
+"""The Redis store: every key name, TTL and atomic step of readface lives here.
+
+Keys (prefix from settings, default `readface:`):
+- `job:{id}` hash: status, created_at, started_at, finished_at, attempts, error_code,
+  error_message, fingerprint (model pack), callbacks (JSON list of {url, message_id});
+  result TTL once terminal, upload TTL before.
+- `upload:{id}` raw bytes, upload TTL, deleted once processed.
+- `result:{id}` result JSON and `annotated:{id}` JPEG, result TTL.
+- `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
+- `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued).
+- `rate:{client}:{minute}` fixed-window request counters, 2 minute TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from shared.jobs import FailureCode, JobStatus
+from shared.settings import Settings
+
+# Decides, in one step, what an upload of these bytes means: a stored result of the current pack
+# (hit), a job already in flight (join it), a stored permanent failure (failed), or a new job
+# (claim: write the job and the upload together). Check-then-set from Python would let two
+# concurrent uploads of the same bytes both enqueue.
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
+if status == 'queued' or status == 'running' then
+  if ARGV[3] ~= '' then
+    local callbacks = cjson.decode(redis.call('HGET', KEYS[1], 'callbacks') or '[]')
+    table.insert(callbacks, cjson.decode(ARGV[3]))
+    redis.call('HSET', KEYS[1], 'callbacks', cjson.encode(callbacks))
+  end
+  return {'joined', status}
+end
+if fingerprint == ARGV[1] and (status == 'succeeded' or
+    (status == 'failed' and redis.call('HGET', KEYS[1], 'error_code') == 'invalid_image')) then
+  if redis.call('EXISTS', KEYS[3]) == 1 or status == 'failed' then
+    return {'stored', status}
+  end
+end
+local callbacks = '[]'
+if ARGV[3] ~= '' then callbacks = '[' .. ARGV[3] .. ']' end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerprint', ARGV[1],
+           'attempts', '0', 'callbacks', callbacks)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
+return {'claimed', 'queued'}
+"""
+
+# Rolls a claim back when the task could not be sent, so a failed enqueue leaves nothing behind.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'status') == 'queued' and
+   redis.call('HGET', KEYS[1], 'created_at') == ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
+"""
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with milliseconds and a Z, as the contract shows."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of offering bytes: 'claimed' (enqueue), 'joined' (in flight), 'stored'."""
+
+    outcome: str
+    status: JobStatus
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One analysis as stored (see the key table above)."""
+
+    id: str
+    status: JobStatus
+    created_at: str
+    finished_at: str | None
+    fingerprint: str
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+    callbacks: list[dict[str, str]]
+
+
+class Store:
+    """Every read and write readface makes to Redis."""
+
+    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.redis = client or redis.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        )
+        self._claim = self.redis.register_script(_CLAIM)
+        self._release = self.redis.register_script(_RELEASE)
+
+    def key(self, kind: str, name: str) -> str:
+        return f"{self.settings.key_prefix}{kind}:{name}"
+
+    def claim(
+        self, analysis_id: str, data: bytes, fingerprint: str, callback: dict | None
+    ) -> Claim:
+        created_at = utc_now()
+        outcome, status = self._claim(
+            keys=[
+                self.key("job", analysis_id),
+                self.key("upload", analysis_id),
+                self.key("result", analysis_id),
+                self.key("annotated", analysis_id),
+            ],
+            args=[
+                fingerprint,
+                created_at,
+                json.dumps(callback) if callback else "",
+                self.settings.upload_ttl,
+                self.settings.result_ttl,
+                data,
+            ],
+        )
+        return Claim(outcome.decode(), JobStatus(status.decode()), created_at)
+
+    def release(self, analysis_id: str, created_at: str) -> None:
+        """Undo a claim whose task could not be enqueued."""
+        self._release(
+            keys=[self.key("job", analysis_id), self.key("upload", analysis_id)], args=[created_at]
+        )
+
+    def job(self, analysis_id: str) -> Job | None:
+        fields = {
+            k.decode(): v.decode()
+            for k, v in self.redis.hgetall(self.key("job", analysis_id)).items()
+        }
+        if "status" not in fields:
+            return None
+        return Job(
+            id=analysis_id,
+            status=JobStatus(fields["status"]),
+            created_at=fields.get("created_at", ""),
+            finished_at=fields.get("finished_at") or None,
+            fingerprint=fields.get("fingerprint", ""),
+            attempts=int(fields.get("attempts", "0")),
+            error_code=fields.get("error_code") or None,
+            error_message=fields.get("error_message") or None,
+            callbacks=json.loads(fields.get("callbacks") or "[]"),
+        )
+
+    def upload(self, analysis_id: str) -> bytes | None:
+        return self.redis.get(self.key("upload", analysis_id))
+
+    def result(self, analysis_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.key("result", analysis_id))
+        return json.loads(raw) if raw else None
+
+    def annotated(self, analysis_id: str) -> bytes | None:
+        return self.redis.get(self.key("annotated", analysis_id))
+
+    def mark_running(self, analysis_id: str) -> bool:
+        """Queued (or redelivered running) job → running; False if the job is gone or ended."""
+        job_key = self.key("job", analysis_id)
+        with self.redis.pipeline() as pipe:
+            pipe.hget(job_key, "status")
+            status = pipe.execute()[0]
+        if status not in (b"queued", b"running"):
+            return False
+        with self.redis.pipeline() as pipe:
+            pipe.hset(job_key, mapping={"status": "running", "started_at": utc_now()})
+            pipe.hincrby(job_key, "attempts", 1)
+            pipe.incr(self.key("stats", "executions"))
+            pipe.execute()
+        return True
+
+    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> None:
+        """Store the result and annotated image, end the job, drop the upload, wake pollers."""
+        ttl = self.settings.result_ttl
+        with self.redis.pipeline() as pipe:  # MULTI/EXEC: readers never see half of it
+            pipe.set(self.key("result", analysis_id), json.dumps(result), ex=ttl)
+            pipe.set(self.key("annotated", analysis_id), annotated, ex=ttl)
+            pipe.hset(
+                self.key("job", analysis_id),
+                mapping={
+                    "status": "succeeded",
+                    "finished_at": utc_now(),
+                    "error_code": "",
+                    "error_message": "",
+                },
+            )
+            pipe.expire(self.key("job", analysis_id), ttl)
+            pipe.delete(self.key("upload", analysis_id))
+            pipe.incr(self.key("stats", "succeeded"))
+            pipe.publish(self.key("done", analysis_id), "succeeded")
+            pipe.execute()
+
+    def fail(self, analysis_id: str, code: FailureCode, message: str) -> None:
+        """End the job as failed with a contract error code; wake pollers."""
+        if not self.redis.exists(self.key("job", analysis_id)):
+            return  # deleted meanwhile: nothing to report
+        ttl = self.settings.result_ttl
+        with self.redis.pipeline() as pipe:
+            pipe.hset(
+                self.key("job", analysis_id),
+                mapping={
+                    "status": "failed",
+                    "finished_at": utc_now(),
+                    "error_code": code.value,
+                    "error_message": message,
+                },
+            )
+            pipe.expire(self.key("job", analysis_id), ttl)
+            pipe.delete(self.key("upload", analysis_id))
+            pipe.incr(self.key("stats", "failed"))
+            pipe.publish(self.key("done", analysis_id), "failed")
+            pipe.execute()
+
+    def delete(self, analysis_id: str) -> bool:
+        """Remove every trace of an analysis; False if there was none."""
+        removed = self.redis.delete(
+            *(self.key(kind, analysis_id) for kind in ("job", "upload", "result", "annotated"))
+        )
+        return removed > 0
+
+    def wait_until_done(self, analysis_id: str, timeout: float) -> None:
+        """Block until the job is terminal or the timeout passes (pub/sub, no busy polling)."""
+        if timeout <= 0:
+            return
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self.key("done", analysis_id))
+            # Checked after subscribing, so an end published in between is not missed.
+            job = self.job(analysis_id)
+            if job is None or job.status.terminal:
+                return
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                if pubsub.get_message(timeout=min(left, 1.0)) is not None:
+                    return
+        finally:
+            pubsub.close()
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.redis.incrby(self.key("stats", name), amount)
+
+    def counters(self) -> dict[str, int]:
+        names = ["executions", "succeeded", "failed", "dedup_hits", "enqueued"]
+        values = self.redis.mget([self.key("stats", n) for n in names])
+        return {n: int(v or 0) for n, v in zip(names, values, strict=True)}
+
+    def hit_rate_limit(self, client: str, limit: int) -> int | None:
+        """Count one request; seconds until the window resets if over the limit, else None."""
+        now = time.time()
+        window = int(now // 60)
+        key = self.key("rate", f"{client}:{window}")
+        with self.redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count = pipe.execute()[0]
+        return max(1, int(60 - now % 60)) if count > limit else None
+
+    def queue_depth(self, queue: str) -> int:
+        return int(self.redis.llen(queue))
+
+    def scan_keys(self, analysis_id: str | None = None) -> Iterator[bytes]:
+        """Every key under the prefix (or one analysis's keys), for tests and audits."""
+        pattern = f"{self.settings.key_prefix}*{analysis_id or ''}*"
+        yield from self.redis.scan_iter(match=pattern, count=500)

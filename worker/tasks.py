@@ -1,0 +1,135 @@
+"""Celery tasks: thin shells that read from the store, call the pipeline, write back.
+
+Start a worker with `celery -A worker.tasks worker -Q analyze,callbacks`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import cv2
+from celery import Task, signals
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.worker.request import Request
+
+from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK, create_celery_app
+from shared.errors import InvalidCallback, ReadfaceError
+from shared.jobs import FailureCode
+from shared.manifest import load_pack
+from shared.settings import get_settings
+from shared.store import Store
+from worker.callbacks import DeliveryFailed, backoff_seconds, deliver
+from worker.packs import PackVerificationError, verify_pack
+from worker.pipeline import Pipeline, load_pipeline
+
+log = logging.getLogger("readface.worker")
+settings = get_settings()
+app = create_celery_app(settings)
+
+_pipeline: Pipeline | None = None
+_store: Store | None = None
+
+
+def pipeline() -> Pipeline:
+    """This process's pipeline, loaded once (after the fork, in worker_process_init)."""
+    global _pipeline
+    if _pipeline is None:
+        _pipeline = load_pipeline(settings)
+    return _pipeline
+
+
+def store() -> Store:
+    global _store
+    if _store is None:
+        _store = Store(settings)
+    return _store
+
+
+@signals.worker_init.connect
+def _verify_models(**_: Any) -> None:
+    """Refuse to start, naming each bad file, before any process takes work."""
+    try:
+        verify_pack(load_pack(settings.model_pack), settings.model_dir)
+    except PackVerificationError as error:
+        print(f"readface worker: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+@signals.worker_process_init.connect
+def _load_models(**_: Any) -> None:
+    # One OpenCV thread per process: throughput comes from one process per core.
+    cv2.setNumThreads(1)
+    pipeline()
+
+
+class AnalyzeRequest(Request):
+    """Runs in the worker's main process, so it sees a hard time limit kill the child."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        super().on_timeout(soft, timeout)
+        if not soft:
+            analysis_id = self.args[0]
+            store().fail(
+                analysis_id,
+                FailureCode.TIMEOUT,
+                f"The analysis took longer than {timeout:g} seconds.",
+            )
+            enqueue_callbacks(analysis_id)
+
+
+class AnalyzeTask(Task):
+    Request = AnalyzeRequest
+
+
+@app.task(name=ANALYZE_TASK, bind=True, base=AnalyzeTask)
+def analyze(self: Task, analysis_id: str) -> str:
+    """Analyse the uploaded bytes of one id and store the outcome."""
+    jobs = store()
+    data = jobs.upload(analysis_id)
+    if data is None or not jobs.mark_running(analysis_id):
+        return "skipped: no pending upload (deleted, expired or already done)"
+    try:
+        analysis = pipeline().analyze(data)
+    except ReadfaceError as error:  # the bytes themselves are bad: permanent
+        jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, error.message)
+    except SoftTimeLimitExceeded:
+        jobs.fail(
+            analysis_id,
+            FailureCode.TIMEOUT,
+            f"The analysis took longer than {settings.task_soft_time_limit} seconds.",
+        )
+    except Exception as error:
+        if self.request.retries < settings.analyze_max_retries:
+            log.warning("analysis %s failed (%s); retrying", analysis_id, error)
+            raise self.retry(countdown=2**self.request.retries, exc=error) from error
+        log.exception("analysis %s failed for good", analysis_id)
+        jobs.fail(analysis_id, FailureCode.INTERNAL, "The analysis failed unexpectedly.")
+    else:
+        jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
+    enqueue_callbacks(analysis_id)
+    return "done"
+
+
+def enqueue_callbacks(analysis_id: str) -> None:
+    """One delivery task per callback of the job, with the message id given at submission."""
+    job = store().job(analysis_id)
+    for callback in job.callbacks if job else []:
+        deliver_callback.apply_async(args=[analysis_id, callback["url"], callback["message_id"]])
+
+
+@app.task(name=CALLBACK_TASK, bind=True, max_retries=None)
+def deliver_callback(self: Task, analysis_id: str, url: str, message_id: str) -> str:
+    """POST the analysis to one URL; retried with backoff and jitter, same webhook-id each time."""
+    try:
+        return deliver(store(), analysis_id, url, message_id)
+    except InvalidCallback as error:
+        log.warning("callback %s for %s refused: %s", message_id, analysis_id, error.message)
+        return f"refused: {error.message}"
+    except DeliveryFailed as error:
+        attempt = self.request.retries
+        if attempt + 1 >= settings.callback_max_attempts:
+            log.warning("callback %s gave up after %d attempts: %s", message_id, attempt + 1, error)
+            return f"gave up: {error}"
+        raise self.retry(countdown=backoff_seconds(settings, attempt), exc=error) from error
