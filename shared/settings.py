@@ -26,8 +26,8 @@ class Settings:
     webhook_secret: str = ""
     callback_allow_private: bool = False
     rate_limit_per_minute: int = 600
-    task_soft_time_limit: int = 60
-    task_hard_time_limit: int = 90
+    task_soft_time_limit: float = 60
+    task_hard_time_limit: float = 90
     callback_timeout: float = 10.0
     callback_max_attempts: int = 8
     callback_backoff: float = 10.0
@@ -65,8 +65,8 @@ def get_settings() -> Settings:
         webhook_secret=_env("WEBHOOK_SECRET") or defaults.webhook_secret,
         callback_allow_private=(allow_private or "").lower() in _TRUE,
         rate_limit_per_minute=int(_env("RATE_LIMIT_PER_MINUTE") or defaults.rate_limit_per_minute),
-        task_soft_time_limit=int(_env("TASK_SOFT_TIME_LIMIT") or defaults.task_soft_time_limit),
-        task_hard_time_limit=int(_env("TASK_HARD_TIME_LIMIT") or defaults.task_hard_time_limit),
+        task_soft_time_limit=float(_env("TASK_SOFT_TIME_LIMIT") or defaults.task_soft_time_limit),
+        task_hard_time_limit=float(_env("TASK_HARD_TIME_LIMIT") or defaults.task_hard_time_limit),
         callback_timeout=float(_env("CALLBACK_TIMEOUT") or defaults.callback_timeout),
         callback_max_attempts=int(_env("CALLBACK_MAX_ATTEMPTS") or defaults.callback_max_attempts),
         callback_backoff=float(_env("CALLBACK_BACKOFF") or defaults.callback_backoff),

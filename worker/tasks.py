@@ -98,7 +98,7 @@ def analyze(self: Task, analysis_id: str) -> str:
         jobs.fail(
             analysis_id,
             FailureCode.TIMEOUT,
-            f"The analysis took longer than {settings.task_soft_time_limit} seconds.",
+            f"The analysis took longer than {settings.task_soft_time_limit:g} seconds.",
         )
     except Exception as error:
         if self.request.retries < settings.analyze_max_retries:

@@ -1,0 +1,141 @@
+"""Real service processes for tests: a throwaway redis-server, Celery workers, the API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from shared.launcher import free_port, start_api, start_redis, start_worker, stop
+from shared.settings import Settings
+from shared.store import Store
+from tests.conftest import MODEL_DIR, REPO
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def poll(check: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> object:
+    """Call check until it returns something truthy; fail after timeout (no blind sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "READFACE_REDIS_URL": redis_url,
+        "READFACE_MODEL_DIR": str(MODEL_DIR),
+        "READFACE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PYTHONPATH": str(REPO),
+    }
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Api:
+    url: str
+    process: subprocess.Popen[bytes]
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return self.session.get(self.url + path, timeout=40, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        return self.session.post(self.url + path, timeout=40, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, path: str, **kwargs: object) -> requests.Response:
+        return self.session.delete(self.url + path, timeout=40, **kwargs)  # type: ignore[arg-type]
+
+    def submit(self, data: bytes, **params: str) -> requests.Response:
+        return self.post(
+            "/v1/analyses", data=data, params=params, headers={"Content-Type": "image/jpeg"}
+        )
+
+    def wait_done(self, analysis_id: str, timeout: float = 60) -> dict:
+        def done() -> dict | None:
+            body = self.get(f"/v1/analyses/{analysis_id}", params={"wait": 5}).json()
+            return body if body["status"] in ("succeeded", "failed") else None
+
+        return poll(done, timeout, f"analysis {analysis_id} to end")  # type: ignore[return-value]
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port that a test can stop and start again."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = start_redis(self.port, self.data_dir)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@contextmanager
+def running_redis(data_dir: Path | None = None) -> Iterator[RedisServer]:
+    server = RedisServer(data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_api(env: dict[str, str]) -> Iterator[Api]:
+    port = free_port()
+    process = start_api(env, "127.0.0.1", port)
+    api = Api(f"http://127.0.0.1:{port}", process)
+    try:
+        poll(lambda: _answers(api), 30, "the API to answer /healthz")
+        yield api
+    finally:
+        stop(process)
+
+
+@contextmanager
+def running_worker(env: dict[str, str], concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker(env, concurrency, name=f"test{free_port()}")
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def wait_ready(api: Api, timeout: float = 60) -> None:
+    poll(lambda: api.get("/readyz").status_code == 200, timeout, "a worker to be ready", every=0.2)
+
+
+def _answers(api: Api) -> bool:
+    if api.process.poll() is not None:
+        raise AssertionError(f"the API exited with {api.process.returncode}")
+    try:
+        return api.get("/healthz").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def store_for(redis_url: str) -> Store:
+    return Store(Settings(redis_url=redis_url))
