@@ -251,6 +251,14 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/": {
+                "get": {
+                    "summary": "The web page",
+                    "operationId": "webPage",
+                    "security": [{}],
+                    "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
