@@ -11,8 +11,8 @@ WORKERS ?= 2
 # Idempotent: the stamp is rebuilt only when the dependencies change; model fetches skip files
 # that are already present and verified.
 setup: .setup-stamp system-deps
-	$(BIN)/readface models fetch --pack default
-	$(BIN)/readface models fetch --pack levi-hassner
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/build-models.sh default models
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/build-models.sh levi-hassner models
 
 .setup-stamp: pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -8,11 +8,13 @@ import redis
 from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.analyses import analyses_bp
 from api.guard import install_guard
 from api.metrics import Metrics
 from api.operations import operations_bp
+from api.uploads import FORM_OVERHEAD_BYTES
 from shared.celery_app import create_celery_app
 from shared.errors import ReadfaceError, Unavailable
 from shared.settings import Settings, get_settings
@@ -26,8 +28,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     app = Flask(__name__)
     # Werkzeug refuses bodies over this before reading them (multipart framing allowance added).
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
-    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+    app.config["MAX_FORM_MEMORY_SIZE"] = FORM_OVERHEAD_BYTES
+    if settings.proxy_hops:
+        # Behind N reverse proxies the client is the Nth X-Forwarded-For entry from the right;
+        # rate limits are per client address, so this must be right or everyone shares one.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.extensions["readface"] = {
         "settings": settings,
         "store": Store(settings),

@@ -32,23 +32,33 @@ def _check_key(keys: tuple[str, ...]) -> str | None:
     return presented
 
 
+def _count_request(client: str) -> None:
+    """Count one request of this client; RateLimited once it is over the per-minute limit."""
+    limit = context.settings().rate_limit_per_minute
+    retry_after = context.store().hit_rate_limit(client, limit)
+    if retry_after is not None:
+        raise RateLimited(
+            f"Too many requests: the limit is {limit} per minute.", retry_after=retry_after
+        )
+
+
 def install_guard(app: Flask) -> None:
     @app.before_request
     def _guard() -> None:
         g.started = time.perf_counter()
         if not request.path.startswith("/v1/"):
             return
-        settings = context.settings()
-        key = _check_key(settings.api_keys)
+        try:
+            key = _check_key(context.settings().api_keys)
+        except Unauthorized:
+            # Wrong keys count against the address, so guessing keys is rate limited too.
+            _count_request(str(request.remote_addr))
+            raise
         # Clients are told apart by key when keys are on (hashed: keys never reach Redis), else
         # by address.
-        client = hashlib.sha256(key.encode()).hexdigest()[:16] if key else request.remote_addr
-        retry_after = context.store().hit_rate_limit(str(client), settings.rate_limit_per_minute)
-        if retry_after is not None:
-            raise RateLimited(
-                f"Too many requests: the limit is {settings.rate_limit_per_minute} per minute.",
-                retry_after=retry_after,
-            )
+        _count_request(
+            hashlib.sha256(key.encode()).hexdigest()[:16] if key else str(request.remote_addr)
+        )
 
     @app.after_request
     def _observe(response: Response) -> Response:

@@ -10,6 +10,8 @@ from shared.errors import BadRequest, TooLarge, UnsupportedMediaType
 from shared.imageinfo import MEDIA_TYPES
 
 RAW_TYPES = set(MEDIA_TYPES.values())
+# Room for multipart boundaries, part headers and the callback_url field around the image.
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,10 @@ class Upload:
 
 def read_upload(request: Request, max_bytes: int) -> Upload:
     """The image bytes and callback URL of a POST; BadRequest/TooLarge/UnsupportedMediaType."""
-    if request.content_length is not None and request.content_length > max_bytes + 64 * 1024:
+    if (
+        request.content_length is not None
+        and request.content_length > max_bytes + FORM_OVERHEAD_BYTES
+    ):
         raise TooLarge(f"The upload is larger than the limit of {max_bytes:,} bytes.")
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":

@@ -1,5 +1,6 @@
 """Which callback URLs readface will POST to: http(s) only, and no private addresses unless
-allowed. Checked when a URL is submitted and again at each delivery (DNS can change)."""
+allowed. Checked when a URL is submitted, again before each delivery (DNS can change), and the
+worker checks the address it actually connected to with `is_public_address` (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,23 @@ from urllib.parse import urlsplit
 from shared.errors import InvalidCallback
 
 MAX_URL_LENGTH = 2048
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 forms that carry an IPv4 address a socket may end up talking to (RFC 4291, RFC 6052).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-def resolve_addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def is_public_address(address: IPAddress) -> bool:
+    """True for a globally routable unicast address; loopback, private, link-local, reserved,
+    multicast and such are not, including when wrapped in IPv4-mapped or NAT64 IPv6."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.is_global and not address.is_multicast
+
+
+def resolve_addresses(host: str, port: int) -> list[IPAddress]:
     """Every address the host name resolves to (an IP literal resolves to itself)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -37,7 +52,7 @@ def check_callback_url(url: str, allow_private: bool) -> str:
     if allow_private:
         return url
     for address in resolve_addresses(parts.hostname, port):
-        if not address.is_global or address.is_multicast:
+        if not is_public_address(address):
             raise InvalidCallback(
                 f"The callback host {parts.hostname!r} resolves to {address}, a private, "
                 "loopback or reserved address; set READFACE_CALLBACK_ALLOW_PRIVATE to allow it."

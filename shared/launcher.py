@@ -73,59 +73,36 @@ def wait_for_redis(
             time.sleep(0.05)
 
 
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
 def start_worker(
     env: Mapping[str, str],
     concurrency: int,
     name: str = "readface",
     queues: str = "analyze,callbacks",
 ) -> subprocess.Popen[bytes]:
-    """A Celery worker process with `concurrency` prefork children."""
+    """A Celery worker with `concurrency` prefork children, started by the same script the
+    worker image runs."""
+    settings = {
+        "READFACE_WORKER_CONCURRENCY": str(concurrency),
+        "READFACE_WORKER_NAME": name,
+        "READFACE_WORKER_QUEUES": queues,
+        "PYTHON": sys.executable,
+    }
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker.tasks",
-            "worker",
-            "-Q",
-            queues,
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env=dict(env),
+        ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
+        env={**env, **settings},
         start_new_session=True,
     )
 
 
 def start_api(env: Mapping[str, str], host: str, port: int) -> subprocess.Popen[bytes]:
-    """The API under gunicorn: one process, threads for long-polls (it waits on Redis, not CPU)."""
+    """The API under gunicorn, started by the same script the API image runs."""
+    settings = {"READFACE_BIND": f"{host}:{port}", "PYTHON": sys.executable}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "32",
-            "--worker-class",
-            "gthread",
-            "--timeout",
-            "60",
-            "--graceful-timeout",
-            "10",
-            "api:create_app()",
-        ],
-        env=dict(env),
+        ["bash", str(SCRIPTS / "api-entrypoint.sh")],
+        env={**env, **settings},
         start_new_session=True,
     )
 

@@ -26,6 +26,7 @@ class Settings:
     webhook_secret: str = ""
     callback_allow_private: bool = False
     rate_limit_per_minute: int = 600
+    proxy_hops: int = 0
     task_soft_time_limit: float = 60
     task_hard_time_limit: float = 90
     callback_timeout: float = 10.0
@@ -65,6 +66,7 @@ def get_settings() -> Settings:
         webhook_secret=_env("WEBHOOK_SECRET") or defaults.webhook_secret,
         callback_allow_private=(allow_private or "").lower() in _TRUE,
         rate_limit_per_minute=int(_env("RATE_LIMIT_PER_MINUTE") or defaults.rate_limit_per_minute),
+        proxy_hops=int(_env("PROXY_HOPS") or defaults.proxy_hops),
         task_soft_time_limit=float(_env("TASK_SOFT_TIME_LIMIT") or defaults.task_soft_time_limit),
         task_hard_time_limit=float(_env("TASK_HARD_TIME_LIMIT") or defaults.task_hard_time_limit),
         callback_timeout=float(_env("CALLBACK_TIMEOUT") or defaults.callback_timeout),

@@ -66,6 +66,36 @@ end
 return 0
 """
 
+# Starts an attempt only while the job is still pending, so a task redelivered after the job
+# ended, or one whose job was deleted meanwhile, does not bring the job back.
+_START = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('INCR', KEYS[2])
+return 1
+"""
+
+# Ends a pending job in one step: outcome, TTLs, upload dropped, counter, long-pollers woken.
+# A job deleted (or already ended) meanwhile stays as it is: DELETE must not be undone by a
+# worker that finishes afterwards.
+_FINISH = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2],
+           'error_code', ARGV[3], 'error_message', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('DEL', KEYS[2])
+if ARGV[1] == 'succeeded' then
+  redis.call('SET', KEYS[3], ARGV[7], 'EX', ARGV[5])
+  redis.call('SET', KEYS[4], ARGV[8], 'EX', ARGV[5])
+end
+redis.call('INCR', KEYS[5])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
+return 1
+"""
+
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds and a Z, as the contract shows."""
@@ -106,6 +136,8 @@ class Store:
         )
         self._claim = self.redis.register_script(_CLAIM)
         self._release = self.redis.register_script(_RELEASE)
+        self._start = self.redis.register_script(_START)
+        self._finish = self.redis.register_script(_FINISH)
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.settings.key_prefix}{kind}:{name}"
@@ -169,60 +201,49 @@ class Store:
 
     def mark_running(self, analysis_id: str) -> bool:
         """Queued (or redelivered running) job → running; False if the job is gone or ended."""
-        job_key = self.key("job", analysis_id)
-        with self.redis.pipeline() as pipe:
-            pipe.hget(job_key, "status")
-            status = pipe.execute()[0]
-        if status not in (b"queued", b"running"):
-            return False
-        with self.redis.pipeline() as pipe:
-            pipe.hset(job_key, mapping={"status": "running", "started_at": utc_now()})
-            pipe.hincrby(job_key, "attempts", 1)
-            pipe.incr(self.key("stats", "executions"))
-            pipe.execute()
-        return True
+        started = self._start(
+            keys=[self.key("job", analysis_id), self.key("stats", "executions")], args=[utc_now()]
+        )
+        return bool(started)
 
-    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> None:
+    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> bool:
         """Store the result and annotated image, end the job, drop the upload, wake pollers."""
-        ttl = self.settings.result_ttl
-        with self.redis.pipeline() as pipe:  # MULTI/EXEC: readers never see half of it
-            pipe.set(self.key("result", analysis_id), json.dumps(result), ex=ttl)
-            pipe.set(self.key("annotated", analysis_id), annotated, ex=ttl)
-            pipe.hset(
-                self.key("job", analysis_id),
-                mapping={
-                    "status": "succeeded",
-                    "finished_at": utc_now(),
-                    "error_code": "",
-                    "error_message": "",
-                },
-            )
-            pipe.expire(self.key("job", analysis_id), ttl)
-            pipe.delete(self.key("upload", analysis_id))
-            pipe.incr(self.key("stats", "succeeded"))
-            pipe.publish(self.key("done", analysis_id), "succeeded")
-            pipe.execute()
+        return self._end(analysis_id, JobStatus.SUCCEEDED, "", "", json.dumps(result), annotated)
 
-    def fail(self, analysis_id: str, code: FailureCode, message: str) -> None:
+    def fail(self, analysis_id: str, code: FailureCode, message: str) -> bool:
         """End the job as failed with a contract error code; wake pollers."""
-        if not self.redis.exists(self.key("job", analysis_id)):
-            return  # deleted meanwhile: nothing to report
-        ttl = self.settings.result_ttl
-        with self.redis.pipeline() as pipe:
-            pipe.hset(
+        return self._end(analysis_id, JobStatus.FAILED, code.value, message)
+
+    def _end(
+        self,
+        analysis_id: str,
+        status: JobStatus,
+        error_code: str,
+        error_message: str,
+        result: str = "",
+        annotated: bytes = b"",
+    ) -> bool:
+        """False when the job was deleted or had already ended (nothing is written then)."""
+        ended = self._finish(
+            keys=[
                 self.key("job", analysis_id),
-                mapping={
-                    "status": "failed",
-                    "finished_at": utc_now(),
-                    "error_code": code.value,
-                    "error_message": message,
-                },
-            )
-            pipe.expire(self.key("job", analysis_id), ttl)
-            pipe.delete(self.key("upload", analysis_id))
-            pipe.incr(self.key("stats", "failed"))
-            pipe.publish(self.key("done", analysis_id), "failed")
-            pipe.execute()
+                self.key("upload", analysis_id),
+                self.key("result", analysis_id),
+                self.key("annotated", analysis_id),
+                self.key("stats", status.value),
+            ],
+            args=[
+                status.value,
+                utc_now(),
+                error_code,
+                error_message,
+                self.settings.result_ttl,
+                self.key("done", analysis_id),
+                result,
+                annotated,
+            ],
+        )
+        return bool(ended)
 
     def delete(self, analysis_id: str) -> bool:
         """Remove every trace of an analysis; False if there was none."""

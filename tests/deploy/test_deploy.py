@@ -1,0 +1,214 @@
+"""The deployment artifacts, proven as far as a machine without a Docker engine can."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.celery_app import ANALYZE_QUEUE
+from shared.launcher import SCRIPTS
+from shared.manifest import load_pack
+from tests.conftest import MODEL_DIR, REPO
+
+DOCKERFILES = ["Dockerfile.worker", "Dockerfile.api"]
+K8S = REPO / "deploy" / "k8s"
+
+
+def final_stage(dockerfile: str) -> list[str]:
+    """The instructions of the last stage (the image that ships), continuation lines joined."""
+    text = (REPO / dockerfile).read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+    last_from = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
+    return lines[last_from:]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_hadolint_passes(dockerfile: str) -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    run = subprocess.run([str(hadolint), dockerfile], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_image_runs_as_non_root_with_a_healthcheck_and_no_volume(dockerfile: str) -> None:
+    stage = final_stage(dockerfile)
+    users = [line.split()[1] for line in stage if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert any(line.startswith("HEALTHCHECK ") for line in stage)
+    assert not any(
+        line.startswith("VOLUME") for line in (REPO / dockerfile).read_text().splitlines()
+    )
+
+
+def test_worker_image_bakes_the_verified_models_read_only() -> None:
+    text = (REPO / "Dockerfile.worker").read_text()
+    assert "RUN scripts/build-models.sh" in text
+    stage = " ".join(final_stage("Dockerfile.worker"))
+    assert "COPY --from=models /models /root/models" in stage
+    assert "chmod 0444 /root/models/*" in stage and "chmod 0555 /root/models" in stage
+    assert "READFACE_MODEL_DIR=/root/models" in stage
+    assert "build-essential" not in text and "gcc" not in text
+
+
+def test_api_image_has_no_opencv_or_numpy() -> None:
+    text = " ".join(
+        line
+        for line in (REPO / "Dockerfile.api").read_text().splitlines()
+        if not line.startswith("#")
+    )
+    assert "[worker]" not in text and "opencv" not in text and "numpy" not in text
+    assert "COPY worker ./worker" not in text
+
+
+def test_images_and_ci_start_services_with_the_same_scripts() -> None:
+    assert 'CMD ["scripts/worker-entrypoint.sh"]' in (REPO / "Dockerfile.worker").read_text()
+    assert 'CMD ["scripts/api-entrypoint.sh"]' in (REPO / "Dockerfile.api").read_text()
+    launcher = (REPO / "shared" / "launcher.py").read_text()
+    assert '"worker-entrypoint.sh"' in launcher and '"api-entrypoint.sh"' in launcher
+    assert "scripts/build-models.sh" in (REPO / "Makefile").read_text()
+    for script in ("worker-entrypoint.sh", "api-entrypoint.sh", "build-models.sh"):
+        assert os.access(SCRIPTS / script, os.X_OK)
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="make test installs it")
+def test_compose_file_validates() -> None:
+    run = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "config", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_compose_scales_workers_and_persists_only_redis() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker  # --scale worker=N works
+    assert "volumes" not in worker
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["api"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    redis_command = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
+    assert services["redis"]["volumes"] == ["redis-data:/data"]
+    assert services["flower"]["profiles"] == ["monitoring"]
+
+
+def test_env_example_lists_every_compose_setting() -> None:
+    compose = (REPO / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{(READFACE_[A-Z_]+)", compose))
+    example = {
+        line.split("=")[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert used <= example
+
+
+@pytest.mark.parametrize("problem", ["missing", "altered"])
+def test_worker_start_up_refuses_a_broken_model_dir(tmp_path: Path, problem: str) -> None:
+    for spec in load_pack("default").files:
+        shutil.copyfile(MODEL_DIR / spec.name, tmp_path / spec.name)
+    victim = tmp_path / "age-v1.onnx"
+    if problem == "missing":
+        victim.unlink()
+    else:
+        data = bytearray(victim.read_bytes())
+        data[-1] ^= 0x01
+        victim.write_bytes(bytes(data))
+    env = {
+        **os.environ,
+        "READFACE_MODEL_DIR": str(tmp_path),
+        "PYTHON": sys.executable,
+        "READFACE_REDIS_URL": "redis://127.0.0.1:1/0",
+        "READFACE_WORKER_CONCURRENCY": "1",
+    }
+    run = subprocess.run(
+        ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert f"age-v1.onnx: {problem}" in run.stderr
+
+
+def k8s_documents() -> list[dict]:
+    return [
+        doc
+        for path in sorted(K8S.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+# KEDA's ScaledObject is a custom resource, absent from Kubernetes' own schemas: the fields we
+# use, as KEDA's CRD (keda.sh/v1alpha1) declares them.
+SCALED_OBJECT_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "keda.sh/v1alpha1"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "required": ["scaleTargetRef", "triggers"],
+            "additionalProperties": False,
+            "properties": {
+                "scaleTargetRef": {"type": "object", "required": ["name"]},
+                "minReplicaCount": {"type": "integer", "minimum": 0},
+                "maxReplicaCount": {"type": "integer", "minimum": 1},
+                "pollingInterval": {"type": "integer"},
+                "cooldownPeriod": {"type": "integer"},
+                "triggers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "metadata"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "metadata": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def test_kubernetes_manifests_validate_against_their_schemas() -> None:
+    kinds = []
+    for doc in k8s_documents():
+        kinds.append(doc["kind"])
+        if doc["kind"] == "ScaledObject":
+            jsonschema.validate(doc, SCALED_OBJECT_SCHEMA)
+        else:
+            kubernetes_validate.validate(doc, "1.30", strict=True)
+    assert {"Deployment", "Service", "ScaledObject"} <= set(kinds)
+
+
+def test_keda_scales_the_worker_deployment_on_the_analyze_queue() -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in k8s_documents()}
+    scaled = docs[("ScaledObject", "readface-worker")]
+    assert ("Deployment", scaled["spec"]["scaleTargetRef"]["name"]) in docs
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == ANALYZE_QUEUE
+    worker = docs[("Deployment", "readface-worker")]["spec"]["template"]["spec"]
+    assert "volumes" not in worker  # the models are in the image
