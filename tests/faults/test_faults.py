@@ -1,0 +1,147 @@
+"""Faults against real processes: every accepted job still ends, once, and can be fetched.
+
+Each test builds its own small stack (redis-server, worker, API) so a fault never leaks into
+another test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.images import astronaut_jpeg, astronaut_rgb, encode
+from tests.service import (
+    Api,
+    poll,
+    running_api,
+    running_redis,
+    running_worker,
+    service_env,
+    store_for,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def slow_png(seed: int, side: int = 6000) -> bytes:
+    """A big PNG (no reduced decode for PNG): 36 MP is most of a second of work for a worker."""
+    big = np.tile(astronaut_rgb(), (side // 512 + 1, side // 512 + 1, 1))[:side, :side]
+    big[0, 0] = (seed % 256, seed // 256 % 256, 7)  # distinct bytes, distinct id
+    return encode(big, "PNG", compress_level=1)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process (the Celery pool processes of a worker)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
+    ids = []
+    for data in payloads:
+        response = api.submit(data)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+def assert_all_end_once(
+    api: Api, ids: list[str], redis_url: str, status: str = "succeeded"
+) -> None:
+    store = store_for(redis_url)
+    for analysis_id in ids:
+        assert api.wait_done(analysis_id, timeout=120)["status"] == status
+        job = store.job(analysis_id)
+        assert job is not None
+        if status == "succeeded":
+            assert api.get(f"/v1/analyses/{analysis_id}/annotated").status_code == 200
+
+
+def test_worker_child_killed_mid_task_is_redelivered_and_finished(tmp_path: Path) -> None:
+    with running_redis() as server:
+        env = service_env(server.url)
+        with running_worker(env, concurrency=1) as worker, running_api(env) as api:
+            wait_ready(api)
+            store = store_for(server.url)
+            [analysis_id] = submit_all(api, [slow_png(1)])
+            poll(
+                lambda: (job := store.job(analysis_id)) and job.status == "running",
+                60,
+                "the task to start",
+            )
+            [child] = child_pids(worker.pid)
+            os.kill(child, signal.SIGKILL)
+            assert api.wait_done(analysis_id, timeout=120)["status"] == "succeeded"
+            job = store.job(analysis_id)
+            assert job is not None and job.attempts == 2  # killed once, run again
+            assert api.get(f"/v1/analyses/{analysis_id}/annotated").status_code == 200
+
+
+def test_jobs_queued_while_no_worker_runs_survive_and_run() -> None:
+    with running_redis() as server:
+        env = service_env(server.url)
+        with running_api(env) as api:
+            ids = submit_all(api, [astronaut_jpeg(quality=q) for q in (40, 41, 42, 43)])
+            assert all(api.get(f"/v1/analyses/{i}").json()["status"] == "queued" for i in ids)
+            with running_worker(env, concurrency=2):
+                assert_all_end_once(api, ids, server.url)
+            assert store_for(server.url).counters()["executions"] == len(ids)
+
+
+def test_redis_restart_keeps_queued_jobs(tmp_path: Path) -> None:
+    with running_redis(tmp_path / "redis") as server:
+        env = service_env(server.url)
+        with running_api(env) as api:
+            ids = submit_all(api, [astronaut_jpeg(quality=q) for q in (50, 51, 52)])
+            server.stop()  # SIGTERM: Redis flushes its append-only file on the way down
+            server.start()
+            with running_worker(env, concurrency=2):
+                assert_all_end_once(api, ids, server.url)
+
+
+def test_redis_restart_while_a_worker_runs() -> None:
+    with running_redis(Path(os.environ.get("TMPDIR", "/tmp")) / f"rf-{os.getpid()}") as server:
+        env = service_env(server.url)
+        with running_worker(env, concurrency=2), running_api(env) as api:
+            wait_ready(api)
+            ids = submit_all(api, [slow_png(2), astronaut_jpeg(quality=60)])
+            server.stop()
+            server.start()
+            assert_all_end_once(api, ids, server.url)
+
+
+def test_hard_time_limit_ends_the_job_as_timeout_and_the_worker_recovers() -> None:
+    with running_redis() as server:
+        # Celery arms the hard limit when the soft one fires; the soft exception can only land
+        # between OpenCV calls, and decoding an 81 MP PNG is one call of over a second: the
+        # worker "hangs" past the hard limit and is killed.
+        env = service_env(
+            server.url,
+            READFACE_TASK_SOFT_TIME_LIMIT="0.2",
+            READFACE_TASK_HARD_TIME_LIMIT="0.4",
+            READFACE_MAX_PIXELS="100000000",
+            READFACE_MAX_UPLOAD_BYTES="100000000",
+        )
+        with running_worker(env, concurrency=1), running_api(env) as api:
+            wait_ready(api)
+            hang = slow_png(3, side=9000)
+            [slow] = submit_all(api, [hang])
+            ended = api.wait_done(slow, timeout=60)
+            assert ended["status"] == "failed" and ended["error"]["code"] == "timeout"
+            [quick] = submit_all(api, [astronaut_jpeg(quality=61)])
+            assert api.wait_done(quick, timeout=60)["status"] == "succeeded"
+            # timeout is transient: the same bytes are queued again
+            assert api.submit(hang).status_code == 202
