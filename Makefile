@@ -39,5 +39,10 @@ lint: .setup-stamp
 bench: setup
 	$(PY) -m bench
 
+# The load test: 1,000 submissions (320 distinct photos) against 2 workers; fails if anything
+# accepted is lost, a deduplicated id runs twice, or a key has no TTL.
+soak: setup
+	$(PY) -m bench.load
+
 clean:
 	rm -rf $(VENV) .setup-stamp var
