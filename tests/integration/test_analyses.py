@@ -10,17 +10,12 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from api.openapi import openapi_document
 from shared.store import Store
 from tests.images import astronaut_jpeg
+from tests.schemas import component_schema
 from tests.service import Api, poll
 
 pytestmark = pytest.mark.integration
-
-
-def analysis_schema() -> dict:
-    document = openapi_document()
-    return {**document["components"]["schemas"]["Analysis"], "components": document["components"]}
 
 
 def test_submit_then_poll_gives_the_faces(api: Api, store: Store) -> None:
@@ -31,7 +26,7 @@ def test_submit_then_poll_gives_the_faces(api: Api, store: Store) -> None:
     assert body["status"] in ("queued", "running")
     assert response.headers["Location"] == f"/v1/analyses/{body['id']}"
     done = api.wait_done(body["id"])
-    jsonschema.validate(done, analysis_schema())
+    jsonschema.validate(done, component_schema("Analysis"))
     assert done["status"] == "succeeded" and done["finished_at"]
     [face] = done["result"]["faces"]
     assert face["gender"]["label"] == "female"

@@ -12,7 +12,9 @@ import jsonschema
 
 from tests.conftest import MODEL_DIR, REPO
 from tests.images import astronaut_jpeg
-from tests.unit.result_schema import RESULT_SCHEMA
+from tests.schemas import component_schema
+
+RESULT = component_schema("Result")
 
 
 def readface(*args: str, model_dir: Path = MODEL_DIR) -> subprocess.CompletedProcess[str]:
@@ -38,7 +40,7 @@ def test_analyze_prints_json_lines_and_writes_annotations(tmp_path: Path) -> Non
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert [r["path"] for r in records] == [str(good), str(also)]
     for record in records:
-        jsonschema.validate(record, RESULT_SCHEMA)
+        jsonschema.validate(record, RESULT)
         assert len(record["id"]) == 64 and len(record["faces"]) == 1
     assert (out / "astronaut.annotated.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
     assert (out / "again.annotated.jpg").exists()

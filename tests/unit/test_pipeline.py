@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from tests.images import astronaut_grid, astronaut_jpeg, astronaut_rgb, encode
-from tests.unit.result_schema import RESULT_SCHEMA
+from tests.schemas import component_schema
+
+RESULT = component_schema("Result")
 
 # Where the astronaut's face is in the 512x512 portrait (dlib's HOG detector box centre).
 FACE_CENTRE = (222, 126)
@@ -21,7 +23,7 @@ def centre(face: dict) -> tuple[float, float]:
 
 def test_astronaut_is_one_woman_of_plausible_age(pipeline) -> None:
     result = pipeline.analyze(astronaut_jpeg()).result
-    jsonschema.validate(result, RESULT_SCHEMA)
+    jsonschema.validate(result, RESULT)
     assert result["image"] == {"width": 512, "height": 512, "format": "jpeg"}
     [face] = result["faces"]
     x, y = centre(face)
@@ -37,7 +39,7 @@ def test_astronaut_is_one_woman_of_plausible_age(pipeline) -> None:
 def test_composite_of_six_finds_each_face_in_its_tile(pipeline) -> None:
     grid = astronaut_grid(columns=3, rows=2)
     result = pipeline.analyze(encode(grid, "JPEG", quality=92)).result
-    jsonschema.validate(result, RESULT_SCHEMA)
+    jsonschema.validate(result, RESULT)
     assert len(result["faces"]) == 6
     tiles = set()
     for face in result["faces"]:
@@ -106,7 +108,7 @@ def test_exif_orientation_is_applied(pipeline) -> None:
 
 def test_levi_hassner_pack_runs_for_real(levi_hassner_pipeline) -> None:
     result = levi_hassner_pipeline.analyze(encode(astronaut_grid(2, 1))).result
-    jsonschema.validate(result, RESULT_SCHEMA)
+    jsonschema.validate(result, RESULT)
     assert result["model"]["pack"] == "levi-hassner"
     assert len(result["faces"]) == 2
     for face in result["faces"]:
