@@ -90,18 +90,25 @@ def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def chip_transform(landmarks: np.ndarray, size: int, padding: float = CHIP_PADDING) -> np.ndarray:
+def face_frame(landmarks: np.ndarray) -> np.ndarray:
+    """The least-squares similarity (2x3) from dlib's unit face template onto the landmarks.
+
+    Computed once per face: every chip of the face, at any size and padding, derives from it.
+    """
+    return _similarity(_FIVE_POINT_TEMPLATE, landmarks)
+
+
+def chip_transform(frame: np.ndarray, size: int, padding: float = CHIP_PADDING) -> np.ndarray:
     """The 2x3 affine map from chip pixels to image pixels that dlib's chip extraction uses.
 
-    dlib fits a similarity from the padded template to the landmarks, turns it into a rotated
-    rectangle (centre, angle, side), then maps the chip's corner pixels onto that rectangle's
-    corner pixels, so the pixel scale is (side - 1) / (size - 1) rather than side / size.
+    dlib fits a similarity from the padded template, (padding + unit) / (1 + 2 padding) * size,
+    to the landmarks; that is the face frame with the template's centre (0.5, 0.5) at the chip's
+    centre and a side of (1 + 2 padding) unit faces. dlib then maps the chip's corner pixels onto
+    that rectangle's corner pixels, so the pixel scale is (side - 1) / (size - 1), not side / size.
     """
-    template = (padding + _FIVE_POINT_TEMPLATE) / (2 * padding + 1) * size
-    fit = _similarity(template, landmarks)
-    linear = fit[:, :2]
-    centre = linear @ np.array([size / 2, size / 2]) + fit[:, 2]
-    side = size * float(np.hypot(*linear[:, 0]))
+    linear = frame[:, :2]
+    centre = linear @ np.array([0.5, 0.5]) + frame[:, 2]
+    side = float(np.hypot(*linear[:, 0])) * (1 + 2 * padding)
     angle = float(np.arctan2(linear[1, 0], linear[0, 0]))
     step = (side - 1) / (size - 1)
     cos, sin = np.cos(angle) * step, np.sin(angle) * step

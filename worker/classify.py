@@ -10,7 +10,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from worker.align import Landmarker, chip_transform, extract_chip, landmark_box
+from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label, nearest_bucket_index
 
 # Cydral's networks: RGB chips, (pixel - mean) / 256, per dlib-models' training code.
@@ -71,10 +71,10 @@ class CydralModel:
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
         gender_chips, age_chips = [], []
         for face in faces:
-            points = self._landmarker.landmarks(image, landmark_box(face))
+            frame = face_frame(self._landmarker.landmarks(image, landmark_box(face)))
             for padding in CYDRAL_PADDINGS:
-                gender_chips.append(_chip(image, points, CYDRAL_GENDER_SIZE, padding))
-                age_chips.append(_chip(image, points, CYDRAL_AGE_SIZE, padding))
+                gender_chips.append(_chip(image, frame, CYDRAL_GENDER_SIZE, padding))
+                age_chips.append(_chip(image, frame, CYDRAL_AGE_SIZE, padding))
         return FaceInputs(
             _cydral_batch(gender_chips, CYDRAL_GENDER_SIZE),
             _cydral_batch(age_chips, CYDRAL_AGE_SIZE),
@@ -106,8 +106,8 @@ class CydralModel:
         return results
 
 
-def _chip(image: np.ndarray, points: np.ndarray, size: int, padding: float) -> np.ndarray:
-    return extract_chip(image, chip_transform(points, size, padding), size)
+def _chip(image: np.ndarray, frame: np.ndarray, size: int, padding: float) -> np.ndarray:
+    return extract_chip(image, chip_transform(frame, size, padding), size)
 
 
 def _cydral_batch(chips: list[np.ndarray], size: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from shared.jobs import FailureCode
 from shared.manifest import load_pack
 from shared.settings import get_settings
 from shared.store import Store
+from shared.webhooks import check_secret
 from worker.callbacks import DeliveryFailed, backoff_seconds, deliver
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
@@ -49,11 +50,12 @@ def store() -> Store:
 
 
 @signals.worker_init.connect
-def _verify_models(**_: Any) -> None:
-    """Refuse to start, naming each bad file, before any process takes work."""
+def _check_before_start(**_: Any) -> None:
+    """Refuse to start, naming each bad file or setting, before any process takes work."""
     try:
         verify_pack(load_pack(settings.model_pack), settings.model_dir)
-    except PackVerificationError as error:
+        check_secret(settings.webhook_secret)
+    except (PackVerificationError, ValueError) as error:
         print(f"readface worker: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 

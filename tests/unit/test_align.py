@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import MODEL_DIR
 from tests.images import astronaut_rgb
-from worker.align import CHIP_PADDING, chip_transform, extract_chip
+from worker.align import CHIP_PADDING, chip_transform, extract_chip, face_frame
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def test_chip_matches_dlib_pixelwise(predictor, zoom: float, size: int) -> None:
     face = dlib.rectangle(*(int(v * zoom) for v in (179, 83, 266, 170)))
     shape = predictor(image, face)
     points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=float)
-    ours = extract_chip(image, chip_transform(points, size), size).astype(int)
+    ours = extract_chip(image, chip_transform(face_frame(points), size), size).astype(int)
     theirs = dlib.get_face_chip(image, shape, size, CHIP_PADDING).astype(int)
     # Same geometry to a fraction of a pixel; the residue is the two pyramids' blur kernels.
     assert np.abs(ours - theirs).mean() < 2.5
@@ -35,7 +35,7 @@ def test_chip_geometry_matches_dlib_chip_details(predictor) -> None:
     shape = predictor(image, dlib.rectangle(179, 83, 266, 170))
     points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=float)
     details = dlib.get_face_chip_details(shape, 64, CHIP_PADDING)
-    matrix = chip_transform(points, 64)
+    matrix = chip_transform(face_frame(points), 64)
     assert np.arctan2(matrix[1, 0], matrix[0, 0]) == pytest.approx(details.angle, abs=1e-9)
     top_left = matrix @ np.array([0, 0, 1])
     rect = details.rect
