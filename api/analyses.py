@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from flask import Blueprint, Response, jsonify, request
@@ -13,7 +12,7 @@ from shared.callback_urls import check_callback_url
 from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK
 from shared.errors import AnalysisFailed, BadRequest, NotFound, NotReady
 from shared.imageinfo import read_image_info
-from shared.jobs import JobStatus, is_analysis_id
+from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
 from shared.manifest import load_pack
 from shared.resource import analysis_resource
 from shared.store import Job
@@ -48,7 +47,7 @@ def submit() -> Response:
     if upload.callback_url:
         url = check_callback_url(upload.callback_url, settings.callback_allow_private)
         callback = {"url": url, "message_id": f"msg_{uuid.uuid4().hex}"}
-    analysis_id = hashlib.sha256(upload.data).hexdigest()
+    analysis_id = analysis_id_for(upload.data)
     store = context.store()
     claim = store.claim(
         analysis_id, upload.data, load_pack(settings.model_pack).fingerprint, callback
@@ -61,11 +60,11 @@ def submit() -> Response:
             raise
         store.count("enqueued")
     elif claim.outcome == "stored":
-        store.count("dedup_hits")
         if callback is not None:  # the analysis is done: deliver to the new URL at once
             context.celery().send_task(
                 CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
             )
+        store.count("dedup_hits")
     job = store.job(analysis_id)
     if job is None:  # deleted between the claim and now
         raise NotFound(f"Analysis {analysis_id} was deleted while it was being submitted.")
@@ -74,18 +73,25 @@ def submit() -> Response:
 
 @analyses_bp.get("/<analysis_id>")
 def get(analysis_id: str) -> Response:
+    wait = _wait_seconds(request.args.get("wait"))
     job = _job_or_404(analysis_id)
-    wait = request.args.get("wait")
-    if wait is not None and not job.status.terminal:
-        try:
-            seconds = float(wait)
-        except ValueError:
-            raise BadRequest("wait must be a number of seconds from 0 to 30.") from None
-        if not 0 <= seconds <= MAX_WAIT_SECONDS:
-            raise BadRequest("wait must be a number of seconds from 0 to 30.")
-        context.store().wait_until_done(analysis_id, seconds)
+    if wait and not job.status.terminal:
+        context.store().wait_until_done(analysis_id, wait)
         job = _job_or_404(analysis_id)
     return _resource_response(job, 200)
+
+
+def _wait_seconds(value: str | None) -> float:
+    """The `wait` query parameter: seconds from 0 to 30 (absent means 0)."""
+    if value is None:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:  # also refuses nan
+        raise BadRequest(f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}.")
+    return seconds
 
 
 @analyses_bp.get("/<analysis_id>/annotated")

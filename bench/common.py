@@ -15,12 +15,14 @@ RESULTS = REPO / "bench" / "results"
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str = "") -> str:
     """Aligned plain-text table; floats get 3 significant decimals."""
+
     def cell(value: object) -> str:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     body = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)
+    ]
     lines = [title] if title else []
     lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     lines.append("  ".join("-" * w for w in widths))

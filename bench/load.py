@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cv2
-import numpy as np
 import redis
 import requests
 from skimage import data
@@ -44,8 +43,9 @@ def one_submission(url: str, image: bytes) -> dict[str, Any]:
     started = time.perf_counter()
     session = requests.Session()
     try:
-        response = session.post(f"{url}/v1/analyses", data=image, timeout=60,
-                                headers={"Content-Type": "image/jpeg"})
+        response = session.post(
+            f"{url}/v1/analyses", data=image, timeout=60, headers={"Content-Type": "image/jpeg"}
+        )
     except requests.RequestException as error:
         return {"accepted": False, "error": type(error).__name__}
     if response.status_code not in (200, 202):
@@ -53,11 +53,16 @@ def one_submission(url: str, image: bytes) -> dict[str, Any]:
     body = response.json()
     deadline = time.monotonic() + DEADLINE_SECONDS
     while body["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
-        body = session.get(f"{url}/v1/analyses/{body['id']}", params={"wait": 20},
-                           timeout=40).json()
-    return {"accepted": True, "id": body["id"], "status": body["status"],
-            "dedup": response.status_code == 200,
-            "ms": (time.perf_counter() - started) * 1000}
+        body = session.get(
+            f"{url}/v1/analyses/{body['id']}", params={"wait": 20}, timeout=40
+        ).json()
+    return {
+        "accepted": True,
+        "id": body["id"],
+        "status": body["status"],
+        "dedup": response.status_code == 200,
+        "ms": (time.perf_counter() - started) * 1000,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,20 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     ids = {o["id"] for o in accepted}
     latencies = [o["ms"] for o in accepted]
     summary = {
-        "submissions": len(order), "distinct_images": len(images), "accepted": len(accepted),
+        "submissions": len(order),
+        "distinct_images": len(images),
+        "accepted": len(accepted),
         "completed": sum(o["status"] == "succeeded" for o in accepted),
         "failed": sum(o["status"] == "failed" for o in accepted),
         "lost": sum(o["status"] not in ("succeeded", "failed") for o in accepted),
         "dedup_hits": sum(o["dedup"] for o in accepted),
-        "distinct_ids": len(ids), "executions": executions,
+        "distinct_ids": len(ids),
+        "executions": executions,
         "duplicate_executions": executions - len(ids),
-        "p50_ms": median(latencies), "p95_ms": percentile(latencies, 0.95),
-        "throughput_per_s": len(accepted) / seconds, "seconds": seconds,
+        "p50_ms": median(latencies),
+        "p95_ms": percentile(latencies, 0.95),
+        "throughput_per_s": len(accepted) / seconds,
+        "seconds": seconds,
         "redis_bytes_per_analysis": (memory_after - memory_before) / max(1, len(ids)),
         "keys_without_ttl": len(without_ttl),
     }
-    print(table(["measure", "value"], [[k, v] for k, v in summary.items()],
-                f"Load: {len(order)} submissions, {args.concurrency} in flight, 2 workers"))
+    print(
+        table(
+            ["measure", "value"],
+            [[k, v] for k, v in summary.items()],
+            f"Load: {len(order)} submissions, {args.concurrency} in flight, 2 workers",
+        )
+    )
     save("load", summary)
     ok = summary["lost"] == 0 and summary["duplicate_executions"] == 0 and not without_ttl
     return 0 if ok else 1

@@ -23,8 +23,11 @@ from worker.pipeline import load_pipeline
 def photos(count: int) -> list[bytes]:
     """Distinct JPEGs of one portrait (a different quality each), so none is a dedup hit."""
     bgr = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    return [cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 50 + i % 50])[1].tobytes()
-            + bytes([i // 50]) for i in range(count)]
+    return [
+        cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 50 + i % 50])[1].tobytes()
+        + bytes([i // 50])
+        for i in range(count)
+    ]
 
 
 def service_latencies(url: str, images: list[bytes]) -> tuple[list[float], list[float]]:
@@ -36,8 +39,9 @@ def service_latencies(url: str, images: list[bytes]) -> tuple[list[float], list[
         started = time.perf_counter()
         body = session.post(f"{url}/v1/analyses", data=image, headers=headers, timeout=30).json()
         while body["status"] not in ("succeeded", "failed"):
-            body = session.get(f"{url}/v1/analyses/{body['id']}", params={"wait": 30},
-                               timeout=40).json()
+            body = session.get(
+                f"{url}/v1/analyses/{body['id']}", params={"wait": 30}, timeout=40
+            ).json()
         full.append((time.perf_counter() - started) * 1000)
     hits = []
     for image in images:
@@ -69,11 +73,23 @@ def main(argv: list[str] | None = None) -> int:
         ["added by the queue path", median(added), percentile(added, 0.95)],
         ["service: dedup hit (200)", median(hits), percentile(hits, 0.95)],
     ]
-    print(table(["one 512x512 portrait, ms", "median", "p95"], rows,
-                f"Service vs in-process ({args.runs} photos, 1 worker process)"))
+    print(
+        table(
+            ["one 512x512 portrait, ms", "median", "p95"],
+            rows,
+            f"Service vs in-process ({args.runs} photos, 1 worker process)",
+        )
+    )
     print(f"\nratio service/in-process (median): {median(full) / median(in_process):.2f}")
-    save("service", {"in_process_ms": in_process, "service_ms": full, "dedup_hit_ms": hits,
-                     "median_added_ms": float(np.median(added))})
+    save(
+        "service",
+        {
+            "in_process_ms": in_process,
+            "service_ms": full,
+            "dedup_hit_ms": hits,
+            "median_added_ms": float(np.median(added)),
+        },
+    )
     return 0
 
 

@@ -43,9 +43,15 @@ def local_stack(workers: int, **settings: str) -> Iterator[Stack]:
         redis_process = start_redis(redis_port, None)
         cleanup.callback(stop, redis_process)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        env = {**os.environ, "READFACE_REDIS_URL": redis_url, "PYTHONPATH": str(REPO),
-               "READFACE_MODEL_DIR": str(REPO / "models"), "READFACE_LOG_LEVEL": "WARNING",
-               "READFACE_RATE_LIMIT_PER_MINUTE": "1000000", **settings}
+        env = {
+            **os.environ,
+            "READFACE_REDIS_URL": redis_url,
+            "PYTHONPATH": str(REPO),
+            "READFACE_MODEL_DIR": str(REPO / "models"),
+            "READFACE_LOG_LEVEL": "WARNING",
+            "READFACE_RATE_LIMIT_PER_MINUTE": "1000000",
+            **settings,
+        }
         worker = start_worker(env, workers, name=f"bench{api_port}")
         cleanup.callback(stop, worker)
         api = start_api(env, "127.0.0.1", api_port)

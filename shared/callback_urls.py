@@ -33,7 +33,7 @@ def resolve_addresses(host: str, port: int) -> list[IPAddress]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise InvalidCallback(f"The callback host {host!r} does not resolve ({error}).") from error
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def check_callback_url(url: str, allow_private: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 
 
@@ -20,6 +21,11 @@ class FailureCode(StrEnum):
     INVALID_IMAGE = "invalid_image"  # permanent: the same bytes will fail the same way
     TIMEOUT = "timeout"  # transient: re-submitting re-queues
     INTERNAL = "internal"  # transient
+
+
+def analysis_id_for(data: bytes) -> str:
+    """The id of an analysis: the lowercase hex SHA-256 of the exact uploaded bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def is_analysis_id(value: str) -> bool:

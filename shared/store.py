@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -127,7 +127,11 @@ class Job:
 
 
 class Store:
-    """Every read and write readface makes to Redis."""
+    """Every read and write readface makes to Redis.
+
+    redis-py types every reply as `Awaitable | Any` (one signature for sync and async clients);
+    the casts below say what this synchronous client returns.
+    """
 
     def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
         self.settings = settings
@@ -171,10 +175,8 @@ class Store:
         )
 
     def job(self, analysis_id: str) -> Job | None:
-        fields = {
-            k.decode(): v.decode()
-            for k, v in self.redis.hgetall(self.key("job", analysis_id)).items()
-        }
+        raw = cast(dict[bytes, bytes], self.redis.hgetall(self.key("job", analysis_id)))
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
         if "status" not in fields:
             return None
         return Job(
@@ -190,14 +192,14 @@ class Store:
         )
 
     def upload(self, analysis_id: str) -> bytes | None:
-        return self.redis.get(self.key("upload", analysis_id))
+        return cast(bytes | None, self.redis.get(self.key("upload", analysis_id)))
 
     def result(self, analysis_id: str) -> dict[str, Any] | None:
-        raw = self.redis.get(self.key("result", analysis_id))
+        raw = cast(bytes | None, self.redis.get(self.key("result", analysis_id)))
         return json.loads(raw) if raw else None
 
     def annotated(self, analysis_id: str) -> bytes | None:
-        return self.redis.get(self.key("annotated", analysis_id))
+        return cast(bytes | None, self.redis.get(self.key("annotated", analysis_id)))
 
     def mark_running(self, analysis_id: str) -> bool:
         """Queued (or redelivered running) job → running; False if the job is gone or ended."""
@@ -250,7 +252,7 @@ class Store:
         removed = self.redis.delete(
             *(self.key(kind, analysis_id) for kind in ("job", "upload", "result", "annotated"))
         )
-        return removed > 0
+        return cast(int, removed) > 0
 
     def wait_until_done(self, analysis_id: str, timeout: float) -> None:
         """Block until the job is terminal or the timeout passes (pub/sub, no busy polling)."""
@@ -275,7 +277,7 @@ class Store:
 
     def counters(self) -> dict[str, int]:
         names = ["executions", "succeeded", "failed", "dedup_hits", "enqueued"]
-        values = self.redis.mget([self.key("stats", n) for n in names])
+        values = cast(list[bytes | None], self.redis.mget([self.key("stats", n) for n in names]))
         return {n: int(v or 0) for n, v in zip(names, values, strict=True)}
 
     def hit_rate_limit(self, client: str, limit: int) -> int | None:
@@ -290,7 +292,7 @@ class Store:
         return max(1, int(60 - now % 60)) if count > limit else None
 
     def queue_depth(self, queue: str) -> int:
-        return int(self.redis.llen(queue))
+        return cast(int, self.redis.llen(queue))
 
     def scan_keys(self, analysis_id: str | None = None) -> Iterator[bytes]:
         """Every key under the prefix (or one analysis's keys), for tests and audits."""

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 
 
 def _key(secret: str) -> bytes:
-    encoded = secret.removeprefix("whsec_")
-    return base64.b64decode(encoded)
+    """The HMAC key of a `whsec_<base64>` secret; ValueError if it is not in that form."""
+    try:
+        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error as error:
+        raise ValueError(
+            "READFACE_WEBHOOK_SECRET must be 'whsec_' followed by base64 "
+            f"(Standard Webhooks form): {error}"
+        ) from None
+
+
+def check_secret(secret: str) -> None:
+    """ValueError, saying what is wrong, unless the secret is empty or a usable key."""
+    if secret:
+        _key(secret)
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 from shared.errors import ReadfaceError
+from shared.jobs import analysis_id_for
 from shared.settings import get_settings
 from worker.packs import PackVerificationError
 from worker.pipeline import load_pipeline
@@ -32,7 +32,7 @@ def analyze_files(paths: list[Path], out_dir: Path | None, pack_name: str | None
             print(f"readface: {path}: {reason}", file=sys.stderr)
             failed = True
             continue
-        record = {"id": hashlib.sha256(data).hexdigest(), "path": str(path), **analysis.result}
+        record = {"id": analysis_id_for(data), "path": str(path), **analysis.result}
         print(json.dumps(record), flush=True)
         if out_dir is not None:
             (out_dir / f"{path.stem}.annotated.jpg").write_bytes(analysis.annotated_jpeg)

@@ -86,19 +86,21 @@ def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
             marker.split("=")[0]: marker.split("=")[1],
         }
     )
-    up = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "up", "--port", str(port), "--workers", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path / "up.log"  # a file, not a pipe: nobody would drain a pipe while we poll
+    with log.open("wb") as sink:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "up", "--port", str(port), "--workers", "1"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
 
         def ready() -> bool:
-            assert up.poll() is None, up.stdout.read().decode()  # type: ignore[union-attr]
+            assert up.poll() is None, log.read_text()
             try:
                 return requests.get(f"{url}/readyz", timeout=5).status_code == 200
             except requests.ConnectionError:
@@ -118,10 +120,12 @@ def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
         assert done.json()["status"] == "succeeded"
         assert processes_with_marker(marker)
         up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=60) == 0
+        assert up.wait(timeout=60) == 0, log.read_text()
         assert processes_with_marker(marker) == []
         assert list((tmp_path / "var" / "redis").iterdir())  # append-only data on disk
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
             up.wait()
+        for pid in processes_with_marker(marker):  # only if the test failed half-way
+            os.kill(pid, signal.SIGKILL)

@@ -132,7 +132,7 @@ def test_bad_wait_is_bad_request(api: Api, store: Store) -> None:
     analysis_id = "c" * 64
     store.claim(analysis_id, b"\xff\xd8\xff", "nobody-runs-this", None)
     try:
-        for wait in ("-1", "31", "soon"):
+        for wait in ("-1", "31", "soon", "nan"):
             response = api.get(f"/v1/analyses/{analysis_id}", params={"wait": wait})
             assert_error(response, 400, "bad_request")
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -10,18 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from shared.jobs import FailureCode
+from shared.jobs import FailureCode, analysis_id_for
 from shared.manifest import load_pack
 from shared.store import Store
-from tests.conftest import REPO
-from tests.images import astronaut_jpeg
-from tests.service import Api
+from tests.conftest import MODEL_DIR, REPO
+from tests.images import astronaut_grid, astronaut_jpeg, encode
+from tests.service import (
+    Api,
+    running_api,
+    running_redis,
+    running_worker,
+    service_env,
+    store_for,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def analysis_id_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def current_fingerprint() -> str:
@@ -33,7 +36,7 @@ def test_transient_failure_is_requeued_on_resubmit(
     api: Api, store: Store, code: FailureCode
 ) -> None:
     data = astronaut_jpeg(quality=71 if code is FailureCode.TIMEOUT else 72)
-    analysis_id = analysis_id_of(data)
+    analysis_id = analysis_id_for(data)
     # A job that ran and failed transiently, written the way the worker writes it.
     store.claim(analysis_id, data, current_fingerprint(), None)
     assert store.mark_running(analysis_id)
@@ -43,9 +46,30 @@ def test_transient_failure_is_requeued_on_resubmit(
     assert api.wait_done(analysis_id)["status"] == "succeeded"
 
 
+def test_slow_analysis_times_out_and_a_resubmit_requeues_it() -> None:
+    # A 4096x4096 PNG takes far longer than these limits; whether the soft limit interrupts it or
+    # the hard limit kills the process depends on where it is, and both must end in `timeout`.
+    data = encode(astronaut_grid(8, 8), "PNG")
+    with running_redis() as server:
+        env = service_env(
+            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.05", READFACE_TASK_HARD_TIME_LIMIT="0.1"
+        )
+        with running_worker(env), running_api(env) as api:
+            wait_ready(api)
+            analysis_id = api.submit(data).json()["id"]
+            failed = api.wait_done(analysis_id)
+            assert failed["status"] == "failed" and failed["error"]["code"] == "timeout"
+            store = store_for(server.url)
+            assert store.upload(analysis_id) is None
+            executions = store.counters()["executions"]
+            assert api.submit(data).status_code == 202
+            api.wait_done(analysis_id)
+            assert store.counters()["executions"] == executions + 1
+
+
 def test_result_of_another_model_pack_is_rerun(api: Api, store: Store) -> None:
     data = astronaut_jpeg(quality=73)
-    analysis_id = analysis_id_of(data)
+    analysis_id = analysis_id_for(data)
     store.claim(analysis_id, data, "an-old-pack", None)
     assert store.mark_running(analysis_id)
     assert store.succeed(analysis_id, {"faces": []}, b"\xff\xd8\xff")
@@ -67,15 +91,16 @@ def test_worker_finishing_after_delete_writes_nothing(store: Store) -> None:
     assert list(store.scan_keys(analysis_id)) == []
 
 
-def test_worker_refuses_to_start_with_missing_model_files(tmp_path: Path) -> None:
+def start_worker_expecting_refusal(**overrides: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "READFACE_MODEL_DIR": str(tmp_path),
-        # Never reached: the pack check comes before the broker connection.
+        "READFACE_MODEL_DIR": str(MODEL_DIR),
+        # Never reached: the checks come before the broker connection.
         "READFACE_REDIS_URL": "redis://127.0.0.1:9/0",
         "PYTHONPATH": str(REPO),
+        **overrides,
     }
-    run = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "celery", "-A", "worker.tasks", "worker", "-Q", "analyze"],
         env=env,
         cwd=REPO,
@@ -83,6 +108,16 @@ def test_worker_refuses_to_start_with_missing_model_files(tmp_path: Path) -> Non
         text=True,
         timeout=60,
     )
+
+
+def test_worker_refuses_to_start_with_missing_model_files(tmp_path: Path) -> None:
+    run = start_worker_expecting_refusal(READFACE_MODEL_DIR=str(tmp_path))
     assert run.returncode != 0
     for model_file in load_pack("default").files:
         assert model_file.name in run.stderr, run.stderr
+
+
+def test_worker_refuses_to_start_with_a_malformed_webhook_secret() -> None:
+    run = start_worker_expecting_refusal(READFACE_WEBHOOK_SECRET="not base64!")
+    assert run.returncode != 0
+    assert "READFACE_WEBHOOK_SECRET" in run.stderr, run.stderr
