@@ -50,6 +50,9 @@ class FaceInputs:
 class AttributeModel(Protocol):
     """What every pack kind provides: prepare inputs for faces, then classify them."""
 
+    gender_net: cv2.dnn.Net
+    age_net: cv2.dnn.Net
+
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs: ...
 
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]: ...
@@ -65,8 +68,8 @@ class CydralModel:
 
     def __init__(self, landmarks: Path, gender: Path, age: Path) -> None:
         self._landmarker = Landmarker(str(landmarks))
-        self._gender = cv2.dnn.readNetFromONNX(str(gender))
-        self._age = cv2.dnn.readNetFromONNX(str(age))
+        self.gender_net = cv2.dnn.readNetFromONNX(str(gender))
+        self.age_net = cv2.dnn.readNetFromONNX(str(age))
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
         gender_chips, age_chips = [], []
@@ -84,9 +87,11 @@ class CydralModel:
         if inputs.gender.shape[0] == 0:
             return []
         views = len(CYDRAL_PADDINGS)
-        genders = _forward(self._gender, inputs.gender).reshape(-1, views, 2).mean(axis=1)
+        genders = _forward(self.gender_net, inputs.gender).reshape(-1, views, 2).mean(axis=1)
         ages = (
-            _forward(self._age, inputs.age).reshape(-1, views, CYDRAL_AGE_YEARS.size).mean(axis=1)
+            _forward(self.age_net, inputs.age)
+            .reshape(-1, views, CYDRAL_AGE_YEARS.size)
+            .mean(axis=1)
         )
         results = []
         for gender, age in zip(genders, ages, strict=True):
@@ -120,8 +125,8 @@ class LeviHassnerModel:
     """Levi & Hassner's CaffeNet-style gender (2 classes) and age (8 buckets) networks."""
 
     def __init__(self, gender_config: Path, gender: Path, age_config: Path, age: Path) -> None:
-        self._gender = cv2.dnn.readNetFromCaffe(str(gender_config), str(gender))
-        self._age = cv2.dnn.readNetFromCaffe(str(age_config), str(age))
+        self.gender_net = cv2.dnn.readNetFromCaffe(str(gender_config), str(gender))
+        self.age_net = cv2.dnn.readNetFromCaffe(str(age_config), str(age))
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
         height, width = image.shape[:2]
@@ -148,8 +153,8 @@ class LeviHassnerModel:
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
         if inputs.gender.shape[0] == 0:
             return []
-        genders = _forward(self._gender, inputs.gender)
-        ages = _forward(self._age, inputs.age)
+        genders = _forward(self.gender_net, inputs.gender)
+        ages = _forward(self.age_net, inputs.age)
         results = []
         for gender, age in zip(genders, ages, strict=True):
             bucket = int(age.argmax())

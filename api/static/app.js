@@ -1,144 +1,196 @@
-// readface web page: uploads photos through the public API and long-polls each analysis.
+// readface web page: sends photos to the public API (POST /v1/analyses) and long-polls each one.
 "use strict";
 
 const KEY_STORAGE = "readface-api-key";
 const POLL_SECONDS = 10;
 const FRIENDLY = {
-  too_large: "This file is too large to analyse (the limit is {max} MB).",
+  too_large: "This file is too large to analyse (the limit is {max}).",
   unsupported_media_type: "This is not an image we can read. Use a JPEG, PNG, WebP or BMP photo.",
   invalid_image: "This image is damaged, or has too many pixels to analyse.",
-  rate_limited: "Too many uploads right now. Wait a minute and try again.",
-  unauthorized: "This server needs a valid API key. Enter it above, then try again.",
+  rate_limited: "Too many uploads right now. Wait {retry} and try again.",
+  unauthorized: "This server needs a valid API key. Enter it above and the upload is retried.",
   unavailable: "The service is busy or restarting. Try again in a few seconds.",
   bad_request: "The upload did not reach the server intact. Try again.",
+  not_found: "This analysis has expired or was deleted. Try again to analyse the photo anew.",
   timeout: "The analysis took too long and was stopped.",
   internal: "Something went wrong on the server while analysing this photo.",
   network: "Could not reach the server. Check your connection and try again.",
 };
+// When something in front of the API answers (a proxy's HTML 413 or 502), the body is not the
+// contract's JSON error: fall back to the code the contract gives that status.
+const CODE_BY_STATUS = {
+  400: "bad_request", 401: "unauthorized", 404: "not_found", 413: "too_large",
+  415: "unsupported_media_type", 422: "invalid_image", 429: "rate_limited",
+  502: "unavailable", 503: "unavailable", 504: "unavailable",
+};
+const STATE_LABEL = { uploading: "Uploading…", queued: "Queued", running: "Running" };
 
 const uploads = document.getElementById("uploads");
 const template = document.getElementById("upload-template");
 const keyPanel = document.getElementById("key-panel");
-const maxMb = document.body.dataset.maxUploadMb;
+const keyInput = document.getElementById("api-key");
+const maxBytes = Number(document.body.dataset.maxUploadBytes);
+const files = new WeakMap(); // upload card -> its File, so "Try again" can resend it
+
+class ApiError extends Error {
+  constructor(code, retryAfter = null) { super(code); this.code = code; this.retryAfter = retryAfter; }
+}
 
 function apiKey() { return sessionStorage.getItem(KEY_STORAGE); }
 function authHeaders() { const key = apiKey(); return key ? { "X-API-Key": key } : {}; }
-function friendly(code) { return (FRIENDLY[code] || FRIENDLY.internal).replace("{max}", maxMb); }
+function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
+function seconds(since) { return ((performance.now() - since) / 1000).toFixed(1); }
+
+function friendly(error) {
+  const wait = error.retryAfter ? plural(error.retryAfter, "second") : "a minute";
+  return (FRIENDLY[error.code] || FRIENDLY.internal)
+    .replace("{max}", document.body.dataset.maxUploadText).replace("{retry}", wait);
+}
+
+function askForKey() {
+  if (!keyPanel.hidden) return;
+  keyPanel.hidden = false;
+  keyInput.focus();
+}
 
 if (document.body.dataset.keysEnabled === "true" && !apiKey()) keyPanel.hidden = false;
 
 document.getElementById("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  sessionStorage.setItem(KEY_STORAGE, document.getElementById("api-key").value.trim());
+  sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
   keyPanel.hidden = true;
+  // Whatever the missing key stopped goes again, so nobody has to re-pick the photos.
+  uploads.querySelectorAll(".upload[data-error='unauthorized']").forEach(run);
 });
-
-class ApiError extends Error {
-  constructor(code, message) { super(message); this.code = code; }
-}
 
 async function call(path, options = {}) {
   let response;
   try {
     response = await fetch(path, { ...options, headers: { ...authHeaders(), ...options.headers } });
   } catch (_) {
-    throw new ApiError("network", "network error");
+    throw new ApiError("network");
   }
   if (response.ok) return response;
-  let code = "internal";
+  let code = CODE_BY_STATUS[response.status] || "internal";
   try { code = (await response.json()).error.code; } catch (_) { /* not our JSON */ }
-  if (code === "unauthorized") keyPanel.hidden = false;
-  throw new ApiError(code, `HTTP ${response.status}`);
+  if (code === "unauthorized") askForKey();
+  throw new ApiError(code, Number(response.headers.get("Retry-After")) || null);
 }
 
 function setStatus(card, text, kind = "") {
   const status = card.querySelector(".status");
+  if (status.textContent === text) return; // a repeat would be announced again
   status.textContent = text;
   status.className = `status ${kind}`;
 }
 
-function seconds(since) { return ((performance.now() - since) / 1000).toFixed(1); }
-
-async function analyse(file) {
+function addCard(file) {
   const card = template.content.firstElementChild.cloneNode(true);
   card.querySelector(".name").textContent = file.name;
   const preview = card.querySelector(".preview");
+  // A file that is not an image leaves the empty grey square, not a broken-image icon.
+  preview.addEventListener("error", () => { preview.hidden = true; }, { once: true });
   preview.src = URL.createObjectURL(file);
-  preview.alt = `Preview of ${file.name}`;
+  card.querySelector(".retry").addEventListener("click", () => run(card));
+  files.set(card, file);
   uploads.prepend(card);
+  run(card);
+}
+
+async function run(card) {
+  const file = files.get(card);
+  delete card.dataset.error;
+  card.querySelector(".retry").hidden = true;
+  card.querySelector(".result").hidden = true;
+  const elapsed = card.querySelector(".elapsed");
   const started = performance.now();
-  let state = "uploading";
-  const ticker = setInterval(() => setStatus(card, `${label(state)} — ${seconds(started)} s`), 100);
+  // The clock ticks outside the live region: a screen reader hears state changes, not every tick.
+  const ticker = setInterval(() => { elapsed.textContent = `${seconds(started)} s`; }, 100);
+  setStatus(card, STATE_LABEL.uploading);
   try {
+    if (file.size > maxBytes) throw new ApiError("too_large"); // spare the user a futile upload
     const form = new FormData();
     form.append("image", file);
     const submitted = await call("/v1/analyses", { method: "POST", body: form });
     let analysis = await submitted.json();
     const dedup = submitted.status === 200;
     while (analysis.status === "queued" || analysis.status === "running") {
-      state = analysis.status;
+      setStatus(card, STATE_LABEL[analysis.status]);
       const polled = await call(`/v1/analyses/${analysis.id}?wait=${POLL_SECONDS}`);
       analysis = await polled.json();
     }
-    clearInterval(ticker);
-    if (analysis.status === "failed") {
-      setStatus(card, friendly(analysis.error && analysis.error.code), "error");
-      return;
-    }
+    if (analysis.status === "failed") throw new ApiError(analysis.error ? analysis.error.code : "");
     await showResult(card, analysis, file.name);
-    const faces = analysis.result.faces.length;
-    const what = `${faces} face${faces === 1 ? "" : "s"} found`;
-    setStatus(card, dedup ? `Done: ${what}. Analysed before — instant.`
-      : `Done: ${what} in ${seconds(started)} s.`, "done");
+    const found = `${plural(analysis.result.faces.length, "face")} found`;
+    setStatus(card, dedup ? `Done: ${found}. Analysed before — instant.`
+      : `Done: ${found} in ${seconds(started)} s.`, "done");
   } catch (error) {
+    card.dataset.error = error.code;
+    setStatus(card, friendly(error), "error");
+    // Retrying the same bytes cannot help a file the server refused for what it is.
+    const permanent = ["too_large", "unsupported_media_type", "invalid_image"];
+    card.querySelector(".retry").hidden = permanent.includes(error.code);
+  } finally {
     clearInterval(ticker);
-    setStatus(card, friendly(error.code), "error");
+    elapsed.textContent = "";
   }
 }
 
-function label(state) {
-  return { uploading: "Uploading", queued: "Queued", running: "Running" }[state] || state;
-}
-
 async function showResult(card, analysis, name) {
+  // Fetched, not linked, so the X-API-Key header goes along when keys are on.
   const image = await call(analysis.links.annotated);
   const url = URL.createObjectURL(await image.blob());
-  card.querySelector(".annotated").src = url;
+  const faces = analysis.result.faces;
+  const annotated = card.querySelector(".annotated");
+  annotated.src = url;
+  annotated.alt = `${name} with a green box and a label on each of ${plural(faces.length, "face")}`;
   const download = card.querySelector(".download");
   download.href = url;
   download.download = name.replace(/\.[^.]+$/, "") + ".annotated.jpg";
-  card.querySelector(".json-link").href = analysis.links.self;
-  const faces = analysis.result.faces;
+  // A plain link cannot send the key header; with a key, link the copy we already have.
+  const json = new Blob([JSON.stringify(analysis, null, 2)], { type: "application/json" });
+  card.querySelector(".json-link").href = apiKey() ? URL.createObjectURL(json) : analysis.links.self;
   card.querySelector("caption").textContent = faces.length
-    ? `${faces.length} face${faces.length === 1 ? "" : "s"}, most certain first`
+    ? `${plural(faces.length, "face")}, most certain first`
     : "No faces found in this photo.";
   const body = card.querySelector("tbody");
+  body.replaceChildren();
   faces.forEach((face, index) => {
     const row = body.insertRow();
-    const box = face.box;
-    const cells = [
+    const { x, y, width, height } = face.box;
+    const percent = (value) => `${Math.round(value * 100)}%`;
+    [
       String(index + 1),
-      `${box.x}, ${box.y}, ${box.width}×${box.height}`,
-      `${face.gender.label} (${Math.round(face.gender.confidence * 100)}%)`,
-      `${face.age.years.toFixed(0)} y, ${face.age.range} (${Math.round(face.age.confidence * 100)}%)`,
-    ];
-    cells.forEach((text) => { row.insertCell().textContent = text; });
+      `${x}, ${y}, ${width}×${height}`,
+      `${face.gender.label} (${percent(face.gender.confidence)})`,
+      `${face.age.years.toFixed(0)} y, ${face.age.range} (${percent(face.age.confidence)})`,
+    ].forEach((text) => { row.insertCell().textContent = text; });
   });
   card.querySelector(".result").hidden = false;
 }
 
-function analyseAll(files) { Array.from(files).forEach((file) => analyse(file)); }
+function addAll(list) { Array.from(list).forEach(addCard); }
 
 const input = document.getElementById("file-input");
-input.addEventListener("change", () => { analyseAll(input.files); input.value = ""; });
+input.addEventListener("change", () => { addAll(input.files); input.value = ""; });
 
+// The whole page takes drops: a photo dropped just beside the zone would otherwise make the
+// browser navigate to it and abandon the uploads in progress.
 const zone = document.getElementById("drop-zone");
-["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
+let dragDepth = 0; // dragenter/dragleave also fire for every child element crossed
+document.addEventListener("dragenter", (event) => {
   event.preventDefault();
+  dragDepth += 1;
   zone.classList.add("over");
-}));
-["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("over")));
-zone.addEventListener("drop", (event) => {
+});
+document.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) zone.classList.remove("over");
+});
+document.addEventListener("dragover", (event) => event.preventDefault());
+document.addEventListener("drop", (event) => {
   event.preventDefault();
-  analyseAll(event.dataTransfer.files);
+  dragDepth = 0;
+  zone.classList.remove("over");
+  addAll(event.dataTransfer.files);
 });

@@ -4,147 +4,131 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.images import astronaut_jpeg
-from tests.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
+from tests.e2e.page import (
+    cards,
+    choose_files,
+    drop_files,
+    face_rows,
+    horizontal_overflow,
+    wait_for_image,
+    wait_for_status,
+    write_photo,
+)
+from tests.service import Api, running_api, running_redis, service_env
 
 pytestmark = pytest.mark.e2e
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT_COPY = Path("/tmp/readface-screenshot.png")
+PHONE_SCREENSHOT_COPY = Path("/tmp/readface-screenshot-phone.png")
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with running_redis() as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def stack(redis_url: str) -> Iterator[Api]:
-    env = service_env(redis_url)
-    with running_worker(env), running_api(env) as api:
-        wait_ready(api)
-        yield api
-
-
-@pytest.fixture(scope="module")
-def keyed_api(redis_url: str, stack: Api) -> Iterator[Api]:
-    with running_api(service_env(redis_url, READFACE_API_KEYS="s3cret")) as api:
-        yield api
-
-
-@pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("chromium and chromedriver are not installed (make test installs them)")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-component-update",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1200,1500",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def upload(browser: WebDriver, path: Path) -> None:
-    browser.find_element(By.ID, "file-input").send_keys(str(path))
-
-
-def newest_status(browser: WebDriver, contains: str, timeout: float = 60) -> str:
-    def status(_: WebDriver) -> str | bool:
-        cards = browser.find_elements(By.CSS_SELECTOR, "#uploads .upload .status")
-        text = cards[0].text if cards else ""
-        return text if contains in text else False
-
-    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(status)  # type: ignore[return-value]
+def save_full_page(browser: WebDriver, path: Path, copy: Path) -> None:
+    """Grow the window to the page's height so the screenshot shows every card."""
+    width = browser.get_window_size()["width"]
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(width, min(int(height) + 150, 5000))
+    browser.save_screenshot(str(path))
+    shutil.copyfile(path, copy)
 
 
 def test_upload_shows_faces_annotated_image_errors_and_dedup(
     stack: Api, browser: WebDriver, tmp_path: Path
 ) -> None:
-    photo = tmp_path / "astronaut.jpg"
-    photo.write_bytes(astronaut_jpeg(quality=77))
+    photo = write_photo(tmp_path, "astronaut.jpg", quality=77)
     browser.get(stack.url + "/")
     assert "readface" in browser.title
 
-    upload(browser, photo)
-    assert "1 face found in" in newest_status(browser, "Done")
-    card = browser.find_element(By.CSS_SELECTOR, "#uploads .upload")
-    rows = card.find_elements(By.CSS_SELECTOR, "table.faces tbody tr")
-    assert len(rows) == 1
-    cells = [cell.text for cell in rows[0].find_elements(By.TAG_NAME, "td")]
-    assert cells[0] == "1" and cells[2].startswith("female")
-    assert any(bucket in cells[3] for bucket in ("25-32", "38-43"))
-    image = card.find_element(By.CSS_SELECTOR, "img.annotated")
-    WebDriverWait(browser, 10).until(
-        lambda _: browser.execute_script(
-            "return arguments[0].complete && arguments[0].naturalWidth", image
-        )
-    )
-    assert browser.execute_script("return arguments[0].naturalWidth", image) == 512
+    choose_files(browser, photo)
+    assert "1 face found in" in wait_for_status(browser, "Done")
+    card = cards(browser)[0]
+    [row] = face_rows(card)
+    assert row[0] == "1" and row[2].startswith("female")
+    assert re.fullmatch(r"\d+, \d+, \d+×\d+", row[1])
+    assert re.fullmatch(r"\d+ y, (25-32|38-43) \(\d+%\)", row[3])
+    assert wait_for_image(browser, card.find_element(By.CSS_SELECTOR, "img.annotated")) == 512
     json_link = card.find_element(By.CSS_SELECTOR, "a.json-link").get_attribute("href") or ""
     assert re.search(r"/v1/analyses/[0-9a-f]{64}$", json_link)
-    assert card.find_element(By.CSS_SELECTOR, "a.download").get_attribute("download") == (
-        "astronaut.annotated.jpg"
+    download = card.find_element(By.CSS_SELECTOR, "a.download")
+    assert download.get_attribute("download") == "astronaut.annotated.jpg"
+
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("this is not a photo\n")
+    choose_files(browser, notes)
+    assert "not an image we can read" in wait_for_status(browser, "not an image")
+    # Sending the same bytes again cannot help, so the page does not offer it.
+    assert not cards(browser)[0].find_element(By.CLASS_NAME, "retry").is_displayed()
+
+    choose_files(browser, photo)
+    assert "Analysed before — instant" in wait_for_status(browser, "Done")
+    assert len(face_rows(cards(browser)[0])) == 1
+
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((entry) => entry.name)"
     )
-    browser.save_screenshot(str(tmp_path / "result.png"))
-    shutil.copyfile(tmp_path / "result.png", SCREENSHOT_COPY)
-
-    text = tmp_path / "notes.jpg"
-    text.write_text("this is not a photo\n")
-    upload(browser, text)
-    assert "not an image we can read" in newest_status(browser, "not an image")
-
-    upload(browser, photo)
-    assert "Analysed before — instant" in newest_status(browser, "Done")
+    assert all(url.startswith((stack.url, "blob:")) for url in loaded), loaded
+    save_full_page(browser, tmp_path / "result.png", SCREENSHOT_COPY)
 
 
-def test_page_fits_a_phone_and_is_keyboard_reachable(stack: Api, browser: WebDriver) -> None:
+def test_several_photos_at_once_by_picker_and_by_drop(
+    stack: Api, browser: WebDriver, tmp_path: Path
+) -> None:
+    picked = [write_photo(tmp_path, f"picked-{q}.jpg", quality=q) for q in (70, 71)]
+    dropped = [write_photo(tmp_path, f"dropped-{q}.jpg", quality=q) for q in (72, 73)]
+    browser.get(stack.url + "/")
+
+    choose_files(browser, *picked)
+    drop_files(browser, browser.find_element(By.ID, "drop-zone"), *dropped)
+
+    assert len(cards(browser)) == 4
+    for index in range(4):
+        assert "1 face found" in wait_for_status(browser, "Done", card=index)
+    names = {card.find_element(By.CLASS_NAME, "name").text for card in cards(browser)}
+    assert names == {path.name for path in picked + dropped}
+
+
+def test_page_fits_a_phone_and_is_keyboard_reachable(
+    stack: Api, browser: WebDriver, tmp_path: Path
+) -> None:
     browser.set_window_size(390, 844)
     browser.get(stack.url + "/")
-    overflow = browser.execute_script(
-        "return document.documentElement.scrollWidth - window.innerWidth"
+    assert horizontal_overflow(browser) <= 0
+
+    # The first Tab lands on the (visually hidden) file input, and its label shows the focus.
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert browser.execute_script("return document.activeElement.id") == "file-input"
+    outline = browser.execute_script(
+        "return getComputedStyle(document.querySelector('label[for=file-input]')).outlineStyle"
     )
-    assert overflow <= 0
-    focused = browser.execute_script(
-        "document.getElementById('file-input').focus(); return document.activeElement.id"
+    assert outline == "solid"
+
+    choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=75))
+    wait_for_status(browser, "Done")
+    wait_for_image(browser, cards(browser)[0].find_element(By.CSS_SELECTOR, "img.annotated"))
+    assert horizontal_overflow(browser) <= 0
+    # The faces table fits too: its columns wrap rather than scroll inside their box.
+    assert browser.execute_script(
+        "const box = document.querySelector('.table-scroll');"
+        "return box.scrollWidth <= box.clientWidth"
     )
-    assert focused == "file-input"
+    save_full_page(browser, tmp_path / "phone.png", PHONE_SCREENSHOT_COPY)
 
 
-def test_page_asks_for_an_api_key_and_keeps_it_for_the_session(
-    keyed_api: Api, browser: WebDriver, tmp_path: Path
-) -> None:
-    photo = tmp_path / "astronaut.jpg"
-    photo.write_bytes(astronaut_jpeg(quality=76))
-    browser.get(keyed_api.url + "/")
-    panel = browser.find_element(By.ID, "key-panel")
-    assert panel.is_displayed()
-    browser.find_element(By.ID, "api-key").send_keys("s3cret")
-    browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
-    assert not panel.is_displayed()
-    upload(browser, photo)
-    assert "1 face found" in newest_status(browser, "Done")
-    assert browser.execute_script("return sessionStorage.getItem('readface-api-key')") == "s3cret"
+def test_progress_shows_the_state_and_a_running_clock(browser: WebDriver, tmp_path: Path) -> None:
+    # No worker on this Redis: the job stays queued, so the page can be watched waiting.
+    with running_redis() as server, running_api(service_env(server.url)) as api:
+        browser.get(api.url + "/")
+        choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=79))
+        wait_for_status(browser, "Queued")
+        card = cards(browser)[0]
+        assert card.find_element(By.CLASS_NAME, "status").get_attribute("role") == "status"
+        elapsed = card.find_element(By.CLASS_NAME, "elapsed")
+        first = WebDriverWait(browser, 5).until(lambda _: elapsed.text)
+        assert re.fullmatch(r"\d+\.\d s", first)
+        WebDriverWait(browser, 5).until(lambda _: elapsed.text != first)

@@ -1,0 +1,201 @@
+"""The in-process pipeline: time per stage, against its unavoidable parts measured bare, and how
+it scales with image size, face count, threads and processes.
+
+    python -m bench.speed [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from skimage import data
+
+from bench.common import EVAL_DIR, median, save, table
+from shared.settings import get_settings
+from worker.detect import DETECTOR_INPUT, DETECTOR_MEAN, detect_faces
+from worker.pipeline import Pipeline, load_pipeline
+
+STAGES = ("decode", "detect", "align", "classify", "annotate", "total")
+
+
+def timed(action: Callable[[], object], repeats: int) -> float:
+    """Median milliseconds of `repeats` runs after one warm-up run."""
+    action()
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        runs.append((time.perf_counter() - started) * 1000)
+    return median(runs)
+
+
+def forward(net: cv2.dnn.Net, batch: np.ndarray) -> np.ndarray:
+    net.setInput(batch)
+    return net.forward()
+
+
+def bare_parts(pipeline: Pipeline, encoded: bytes, repeats: int) -> dict[str, float]:
+    """The unavoidable work for one image, each part timed alone: JPEG decode, the detector's
+    forward, the classifiers' forwards on this image's batch, the annotated JPEG's encode."""
+    image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
+    faces = detect_faces(pipeline.detector, image, pipeline.min_face_score)
+    inputs = pipeline.attributes.prepare(image, faces)
+    blob = cv2.dnn.blobFromImage(
+        cv2.resize(image, DETECTOR_INPUT), 1.0, DETECTOR_INPUT, DETECTOR_MEAN
+    )
+    nets = (pipeline.attributes.gender_net, pipeline.attributes.age_net)
+    return {
+        "decode": timed(lambda: cv2.imdecode(np.frombuffer(encoded, np.uint8), 1), repeats),
+        "detector forward": timed(lambda: forward(pipeline.detector, blob), repeats),
+        "classifier forwards": timed(
+            lambda: [
+                forward(net, batch)
+                for net, batch in zip(nets, (inputs.gender, inputs.age), strict=True)
+            ],
+            repeats,
+        )
+        if faces
+        else 0.0,
+        "encode": timed(
+            lambda: cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85]), repeats
+        ),
+    }
+
+
+def stage_times(pipeline: Pipeline, encoded: bytes, repeats: int) -> dict[str, float]:
+    pipeline.analyze(encoded)
+    runs = [pipeline.analyze(encoded).result["timings_ms"] for _ in range(repeats)]
+    return {stage: median([r[stage] for r in runs]) for stage in STAGES}
+
+
+def group_photos(eval_dir: Path) -> list[Path]:
+    return sorted(p for p in (eval_dir / "groups").iterdir() if p.suffix in (".jpg", ".png"))
+
+
+def limit_table(pipeline: Pipeline, eval_dir: Path, repeats: int) -> dict[str, Any]:
+    rows, totals, sums = [], [], []
+    for path in group_photos(eval_dir):
+        encoded = path.read_bytes()
+        stages = stage_times(pipeline, encoded, repeats)
+        parts = bare_parts(pipeline, encoded, repeats)
+        faces = len(pipeline.analyze(encoded).result["faces"])
+        limit = sum(parts.values())
+        totals.append(stages["total"])
+        sums.append(limit)
+        rows.append(
+            [
+                path.name[:24],
+                faces,
+                *(stages[s] for s in STAGES),
+                limit,
+                f"{stages['total'] / limit - 1:+.0%}",
+            ]
+        )
+    print(
+        table(
+            ["photo", "faces", *STAGES, "bare parts", "overhead"],
+            rows,
+            "Per image, ms (median): readface stages vs the sum of its unavoidable parts",
+        )
+    )
+    overall = sum(totals) / sum(sums) - 1
+    print(
+        f"overall overhead over the bare parts: {overall:+.1%}  "
+        f"(median image {median(totals):.1f} ms)\n"
+    )
+    return {"rows": rows, "overhead": overall, "median_total_ms": median(totals)}
+
+
+def size_scaling(pipeline: Pipeline, eval_dir: Path, repeats: int) -> list[list[object]]:
+    source = cv2.imread(str(group_photos(eval_dir)[3]))
+    rows = []
+    for megapixels in (0.3, 1, 3, 12, 24):
+        scale = (megapixels * 1e6 / (source.shape[0] * source.shape[1])) ** 0.5
+        image = cv2.resize(source, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        stages = stage_times(pipeline, encoded, repeats)
+        rows.append(
+            [f"{image.shape[1]}x{image.shape[0]}", megapixels, *(stages[s] for s in STAGES)]
+        )
+    print(table(["size", "MP", *STAGES], rows, "Image size scaling, ms (median)"), "\n")
+    return rows
+
+
+def face_scaling(pipeline: Pipeline, repeats: int) -> list[list[object]]:
+    portrait = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    rows = []
+    for columns, rows_ in ((1, 1), (2, 1), (5, 1), (5, 2), (5, 4), (6, 5)):
+        grid = np.tile(portrait, (rows_, columns, 1))
+        encoded = cv2.imencode(".jpg", grid, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        stages = stage_times(pipeline, encoded, repeats)
+        found = len(pipeline.analyze(encoded).result["faces"])
+        rows.append([columns * rows_, found, *(stages[s] for s in STAGES)])
+    print(table(["faces", "found", *STAGES], rows, "Face count scaling, ms (median)"), "\n")
+    return rows
+
+
+def _worker_throughput(args: tuple[list[bytes], int]) -> int:
+    images, threads = args
+    cv2.setNumThreads(threads)
+    pipeline = load_pipeline(get_settings())
+    for encoded in images:
+        pipeline.analyze(encoded)
+    return len(images)
+
+
+def process_throughput(images: list[bytes], processes: int, threads: int = 1) -> float:
+    """Images per second with `processes` processes each analysing its share in-process."""
+    shares = [images[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        pool.map(_worker_throughput, [(s[:2], threads) for s in shares])  # load + warm
+        started = time.perf_counter()
+        done = sum(pool.map(_worker_throughput, [(s, threads) for s in shares]))
+    return done / (time.perf_counter() - started)
+
+
+def scaling_table(eval_dir: Path) -> dict[str, float]:
+    images = [p.read_bytes() for p in group_photos(eval_dir)] * 4
+    results = {}
+    rows = []
+    for processes, threads in ((1, 1), (1, 2), (2, 1), (3, 1), (4, 1)):
+        rate = process_throughput(images, processes, threads)
+        results[f"{processes}x{threads}"] = rate
+        rows.append([processes, threads, rate])
+    print(
+        table(
+            ["processes", "cv2 threads each", "images/s"],
+            rows,
+            "In-process throughput on groups (2 cores)",
+        ),
+        "\n",
+    )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)  # as in a worker process
+    pipeline = load_pipeline(get_settings())
+    results = {
+        "limit": limit_table(pipeline, args.eval_dir, args.repeats),
+        "sizes": size_scaling(pipeline, args.eval_dir, args.repeats),
+        "faces": face_scaling(pipeline, args.repeats),
+        "throughput": scaling_table(args.eval_dir),
+    }
+    save("speed", results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Fixtures for the browser tests: the whole service (tests/service.py) and headless chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with running_redis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url: str) -> Iterator[Api]:
+    """Redis, one real Celery worker and the API under gunicorn, as deployed."""
+    env = service_env(redis_url)
+    with running_worker(env), running_api(env) as api:
+        wait_ready(api)
+        yield api
+
+
+@pytest.fixture(scope="module")
+def keyed_api(redis_url: str, stack: Api) -> Iterator[Api]:
+    """A second API on the same Redis and worker, with API keys on."""
+    with running_api(service_env(redis_url, READFACE_API_KEYS="s3cret")) as api:
+        yield api
+
+
+@pytest.fixture()
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("chromium and chromedriver are not installed (make system-deps installs them)")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",  # runs as root in containers, where the sandbox cannot start
+        "--disable-gpu",
+        "--disable-background-networking",  # no update or safe-browsing calls: works offline
+        "--disable-dev-shm-usage",  # /dev/shm is tiny in containers
+        "--no-first-run",
+        "--disable-component-update",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,1500",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
