@@ -19,15 +19,19 @@ pytestmark = pytest.mark.integration
 class Receiver:
     """A small real HTTP server that records deliveries and answers a scripted status list."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], delay: float = 0.0) -> None:
         self.statuses = statuses
+        self.delay = delay  # seconds before answering: a slow receiver
         self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.answered = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                # a slow receiver: the event doubles as an interruptible timer
+                receiver.answered.wait(receiver.delay)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.end_headers()
