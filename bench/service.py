@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 import requests
 from skimage import data
 
+from bench import load, speed
 from bench.common import median, percentile, save, table
 from bench.stack import local_stack
 from shared.settings import get_settings
@@ -52,9 +54,39 @@ def service_latencies(url: str, images: list[bytes]) -> tuple[list[float], list[
     return full, hits
 
 
+def service_throughput(images: list[bytes]) -> float:
+    """Images per second through the whole service with 2 worker processes, all in flight."""
+    with local_stack(workers=2) as stack:
+        load.one_submission(stack.url, images[0])  # warm both sides
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            outcomes = list(
+                pool.map(lambda image: load.one_submission(stack.url, image), images[1:])
+            )
+        seconds = time.perf_counter() - started
+    assert all(o["status"] == "succeeded" for o in outcomes)
+    return len(outcomes) / seconds
+
+
+def throughput_table(count: int) -> dict[str, float]:
+    images = load.distinct_images(count)
+    in_process = speed.process_throughput(images[1:], processes=2)
+    service = service_throughput(images)
+    print(
+        table(
+            ["2 processes on 2 cores", "images/s"],
+            [["in-process pipeline", in_process], ["service (API+Redis+Celery)", service]],
+            f"Throughput, {count - 1} distinct portraits",
+        )
+    )
+    print(f"\nservice / in-process: {service / in_process:.0%}")
+    return {"in_process_per_s": in_process, "service_per_s": service}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--throughput-images", type=int, default=201)
     args = parser.parse_args(argv)
     images = photos(args.runs)
     cv2.setNumThreads(1)
@@ -81,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(f"\nratio service/in-process (median): {median(full) / median(in_process):.2f}")
+    print()
+    rates = throughput_table(args.throughput_images)
     save(
         "service",
         {
@@ -88,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "service_ms": full,
             "dedup_hit_ms": hits,
             "median_added_ms": float(np.median(added)),
+            **rates,
         },
     )
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from bench.common import REPO, median, save, table
-from shared.launcher import free_port, start_api, start_redis, start_worker, stop
+from shared.launcher import child_pids, free_port, start_api, start_redis, start_worker, stop
 
 
 def rss_mb(pid: int) -> float:
@@ -21,19 +21,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def one_start(url: str, env: dict[str, str], image: bytes) -> dict[str, float]:
@@ -51,7 +38,7 @@ def one_start(url: str, env: dict[str, str], image: bytes) -> dict[str, float]:
             if body["status"] == "succeeded":
                 done = time.perf_counter() - started
             time.sleep(0.01)
-        pool = children(worker.pid)
+        pool = child_pids(worker.pid)
         memory = {"main": rss_mb(worker.pid), "pool": max(rss_mb(p) for p in pool)}
     finally:
         stop(worker)
@@ -88,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             image = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 70 + run])[1]
             runs.append(one_start(url, env, image.tobytes()))
-        api_rss = sum(rss_mb(pid) for pid in [api.pid, *children(api.pid)])
+        api_rss = sum(rss_mb(pid) for pid in [api.pid, *child_pids(api.pid)])
     finally:
         stop(api)
         stop(redis_process)

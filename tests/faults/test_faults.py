@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shared.launcher import child_pids
 from tests.images import astronaut_jpeg, astronaut_rgb, encode
 from tests.service import (
     Api,
@@ -33,20 +34,6 @@ def slow_png(seed: int, side: int = 6000) -> bytes:
     big = np.tile(astronaut_rgb(), (side // 512 + 1, side // 512 + 1, 1))[:side, :side]
     big[0, 0] = (seed % 256, seed // 256 % 256, 7)  # distinct bytes, distinct id
     return encode(big, "PNG", compress_level=1)
-
-
-def child_pids(pid: int) -> list[int]:
-    """Direct children of a process (the Celery pool processes of a worker)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
 
 
 def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
