@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: setup system-deps run test test-unit test-integration test-e2e lint bench soak clean
+.PHONY: setup system-deps run test lint bench soak clean
 
 # Idempotent: the stamp is rebuilt only when the dependencies change; model fetches skip files
 # that are already present and verified.

@@ -142,6 +142,7 @@ async function showResult(card, analysis, name) {
   const url = URL.createObjectURL(await image.blob());
   const faces = analysis.result.faces;
   const annotated = card.querySelector(".annotated");
+  if (annotated.src) URL.revokeObjectURL(annotated.src); // a retried card's earlier result
   annotated.src = url;
   annotated.alt = `${name} with a green box and a label on each of ${plural(faces.length, "face")}`;
   const download = card.querySelector(".download");

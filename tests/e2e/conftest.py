@@ -12,6 +12,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from shared.launcher import free_port
 from tests.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -36,6 +37,44 @@ def stack(redis_url: str) -> Iterator[Api]:
 def keyed_api(redis_url: str, stack: Api) -> Iterator[Api]:
     """A second API on the same Redis and worker, with API keys on."""
     with running_api(service_env(redis_url, READFACE_API_KEYS="s3cret")) as api:
+        yield api
+
+
+# The throwaway APIs below are per test. A test must name them before `browser`: fixtures are
+# torn down in reverse, so chromium quits first and drops its idle keep-alive connections, which
+# gunicorn would otherwise wait its whole graceful timeout for.
+
+
+@pytest.fixture()
+def limited_api(redis_url: str) -> Iterator[Api]:
+    """An API whose rate limit (0 a minute) refuses every request; its own key prefix keeps its
+    counters apart from the other APIs on this Redis."""
+    env = service_env(
+        redis_url, READFACE_RATE_LIMIT_PER_MINUTE="0", READFACE_KEY_PREFIX="e2e-limited:"
+    )
+    with running_api(env) as api:
+        yield api
+
+
+@pytest.fixture()
+def backendless_api() -> Iterator[Api]:
+    """An API with nothing listening at its Redis address and a 20 KB upload limit."""
+    env = service_env(f"redis://127.0.0.1:{free_port()}/0", READFACE_MAX_UPLOAD_BYTES="20000")
+    with running_api(env) as api:
+        yield api
+
+
+@pytest.fixture()
+def idle_redis_url() -> Iterator[str]:
+    """A Redis of its own that no worker serves (until a test starts one)."""
+    with running_redis() as server:
+        yield server.url
+
+
+@pytest.fixture()
+def workerless_api(idle_redis_url: str) -> Iterator[Api]:
+    """An API whose uploads stay queued until the test starts a worker."""
+    with running_api(service_env(idle_redis_url)) as api:
         yield api
 
 

@@ -9,9 +9,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from shared.launcher import free_port, stop
+from shared.launcher import stop
 from tests.e2e.page import cards, choose_files, wait_for_image, wait_for_status, write_photo
-from tests.service import Api, running_api, service_env
+from tests.service import Api
 
 pytestmark = pytest.mark.e2e
 
@@ -49,38 +49,30 @@ def test_page_asks_for_an_api_key_and_retries_with_it(
 
 
 def test_limits_a_dead_backend_and_a_gone_server_are_told_in_words(
-    browser: WebDriver, tmp_path: Path
+    backendless_api: Api, browser: WebDriver, tmp_path: Path
 ) -> None:
-    photo = write_photo(tmp_path, "astronaut.jpg", quality=74)
     notes = tmp_path / "notes.jpg"
     notes.write_text("small enough to send\n")
-    # Nothing listens at this Redis address, so every upload meets a backend that is down.
-    no_redis = f"redis://127.0.0.1:{free_port()}/0"
-    with running_api(service_env(no_redis, READFACE_MAX_UPLOAD_BYTES="20000")) as api:
-        browser.get(api.url + "/")
-        choose_files(browser, photo)
-        assert "too large to analyse (the limit is 20 KB)" in wait_for_status(browser, "large")
-        assert not retry_offered(browser)
+    browser.get(backendless_api.url + "/")
 
-        choose_files(browser, notes)
-        assert "busy or restarting" in wait_for_status(browser, "busy")
-        assert retry_offered(browser)
+    choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=74))
+    assert "too large to analyse (the limit is 20 KB)" in wait_for_status(browser, "large")
+    assert not retry_offered(browser)
 
-        stop(api.process)
-        choose_files(browser, notes)
-        assert "Could not reach the server" in wait_for_status(browser, "reach")
+    choose_files(browser, notes)
+    assert "busy or restarting" in wait_for_status(browser, "busy")
+    assert retry_offered(browser)
+
+    stop(backendless_api.process)
+    choose_files(browser, notes)
+    assert "Could not reach the server" in wait_for_status(browser, "reach")
 
 
 def test_rate_limit_says_how_long_to_wait(
-    redis_url: str, browser: WebDriver, tmp_path: Path
+    limited_api: Api, browser: WebDriver, tmp_path: Path
 ) -> None:
-    # A limit of 0 refuses every request; its own key prefix keeps these counters apart.
-    env = service_env(
-        redis_url, READFACE_RATE_LIMIT_PER_MINUTE="0", READFACE_KEY_PREFIX="e2e-limited:"
-    )
-    with running_api(env) as api:
-        browser.get(api.url + "/")
-        choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=78))
-        status = wait_for_status(browser, "Too many")
-        assert re.search(r"Wait \d+ seconds? and try again", status), status
-        assert retry_offered(browser)
+    browser.get(limited_api.url + "/")
+    choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=78))
+    status = wait_for_status(browser, "Too many")
+    assert re.search(r"Wait \d+ seconds? and try again", status), status
+    assert retry_offered(browser)

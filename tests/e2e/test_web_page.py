@@ -22,7 +22,7 @@ from tests.e2e.page import (
     wait_for_status,
     write_photo,
 )
-from tests.service import Api, running_api, running_redis, service_env
+from tests.service import Api, running_worker, service_env
 
 pytestmark = pytest.mark.e2e
 SCREENSHOT_COPY = Path("/tmp/readface-screenshot.png")
@@ -120,15 +120,21 @@ def test_page_fits_a_phone_and_is_keyboard_reachable(
     save_full_page(browser, tmp_path / "phone.png", PHONE_SCREENSHOT_COPY)
 
 
-def test_progress_shows_the_state_and_a_running_clock(browser: WebDriver, tmp_path: Path) -> None:
-    # No worker on this Redis: the job stays queued, so the page can be watched waiting.
-    with running_redis() as server, running_api(service_env(server.url)) as api:
-        browser.get(api.url + "/")
-        choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=79))
-        wait_for_status(browser, "Queued")
-        card = cards(browser)[0]
-        assert card.find_element(By.CLASS_NAME, "status").get_attribute("role") == "status"
-        elapsed = card.find_element(By.CLASS_NAME, "elapsed")
-        first = WebDriverWait(browser, 5).until(lambda _: elapsed.text)
-        assert re.fullmatch(r"\d+\.\d s", first)
-        WebDriverWait(browser, 5).until(lambda _: elapsed.text != first)
+def test_progress_goes_from_queued_to_done_with_a_running_clock(
+    idle_redis_url: str, workerless_api: Api, browser: WebDriver, tmp_path: Path
+) -> None:
+    browser.get(workerless_api.url + "/")
+    choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=79))
+    wait_for_status(browser, "Queued")
+    card = cards(browser)[0]
+    assert card.find_element(By.CLASS_NAME, "status").get_attribute("role") == "status"
+    # The clock ticks outside that live region, so screen readers are not flooded.
+    elapsed = card.find_element(By.CLASS_NAME, "elapsed")
+    first = WebDriverWait(browser, 5).until(lambda _: elapsed.text)
+    assert re.fullmatch(r"\d+\.\d s", first)
+    WebDriverWait(browser, 5).until(lambda _: elapsed.text != first)
+
+    # A worker arrives: the queued job runs and the long-poll in flight answers with the result.
+    with running_worker(service_env(idle_redis_url)):
+        assert "1 face found in" in wait_for_status(browser, "Done")
+    assert elapsed.text == ""
