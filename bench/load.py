@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -38,10 +39,20 @@ def distinct_images(count: int) -> list[bytes]:
     return images
 
 
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per client thread: the client should cost the cores little."""
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    return _local.session
+
+
 def one_submission(url: str, image: bytes) -> dict[str, Any]:
     """POST, then long-poll to the end; what happened and how long it took."""
     started = time.perf_counter()
-    session = requests.Session()
+    session = _session()
     try:
         response = session.post(
             f"{url}/v1/analyses", data=image, timeout=60, headers={"Content-Type": "image/jpeg"}

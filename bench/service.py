@@ -59,7 +59,7 @@ def service_throughput(images: list[bytes]) -> float:
     with local_stack(workers=2) as stack:
         load.one_submission(stack.url, images[0])  # warm both sides
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=32) as pool:
+        with ThreadPoolExecutor(max_workers=8) as pool:
             outcomes = list(
                 pool.map(lambda image: load.one_submission(stack.url, image), images[1:])
             )

@@ -143,23 +143,31 @@ def face_scaling(pipeline: Pipeline, repeats: int) -> list[list[object]]:
     return rows
 
 
-def _worker_throughput(args: tuple[list[bytes], int]) -> int:
-    images, threads = args
+_pipeline: Pipeline | None = None
+
+
+def _load_in_child(threads: int) -> None:
+    global _pipeline
     cv2.setNumThreads(threads)
-    pipeline = load_pipeline(get_settings())
+    _pipeline = load_pipeline(get_settings())
+
+
+def _analyse_share(images: list[bytes]) -> int:
+    assert _pipeline is not None
     for encoded in images:
-        pipeline.analyze(encoded)
+        _pipeline.analyze(encoded)
     return len(images)
 
 
 def process_throughput(images: list[bytes], processes: int, threads: int = 1) -> float:
-    """Images per second with `processes` processes each analysing its share in-process."""
+    """Images per second with `processes` processes, each with its pipeline loaded once."""
     shares = [images[i::processes] for i in range(processes)]
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
-        pool.map(_worker_throughput, [(s[:2], threads) for s in shares])  # load + warm
+    # spawn, not fork: a fork of a process whose OpenCV thread pool has started can deadlock
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_load_in_child, initargs=(threads,)) as pool:
+        pool.map(_analyse_share, [share[:2] for share in shares])  # warm every process
         started = time.perf_counter()
-        done = sum(pool.map(_worker_throughput, [(s, threads) for s in shares]))
+        done = sum(pool.map(_analyse_share, shares))
     return done / (time.perf_counter() - started)
 
 
