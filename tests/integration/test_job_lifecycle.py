@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.jobs import FailureCode, analysis_id_for
+from shared.launcher import SCRIPTS
 from shared.manifest import load_pack
 from shared.store import Store
 from tests.conftest import MODEL_DIR, REPO
@@ -98,10 +99,13 @@ def start_worker_expecting_refusal(**overrides: str) -> subprocess.CompletedProc
         # Never reached: the checks come before the broker connection.
         "READFACE_REDIS_URL": "redis://127.0.0.1:9/0",
         "PYTHONPATH": str(REPO),
+        "PYTHON": sys.executable,
+        "READFACE_WORKER_CONCURRENCY": "1",
         **overrides,
     }
+    # the same start-up script as the worker image and `readface up`
     return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "worker.tasks", "worker", "-Q", "analyze"],
+        ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
         env=env,
         cwd=REPO,
         capture_output=True,
