@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from shared.launcher import free_port, start_api, start_redis, start_worker, stop
+from shared.launcher import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
 from shared.settings import Settings
 from shared.store import Store
 from tests.conftest import MODEL_DIR, REPO
@@ -30,6 +31,28 @@ def poll(check: Callable[[], object], timeout: float, what: str, every: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def start_worker_expecting_refusal(**overrides: str) -> subprocess.CompletedProcess[str]:
+    """Run the worker's start-up script (as the image and `readface up` do) where it should
+    refuse to start; the checks come before any broker connection."""
+    env = {
+        **os.environ,
+        "READFACE_MODEL_DIR": str(MODEL_DIR),
+        "PYTHONPATH": str(REPO),
+        "READFACE_REDIS_URL": "redis://127.0.0.1:9/0",
+        "PYTHON": sys.executable,
+        "READFACE_WORKER_CONCURRENCY": "1",
+        **overrides,
+    }
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def service_env(redis_url: str, **overrides: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from shared.celery_app import ANALYZE_QUEUE
 from shared.launcher import SCRIPTS
 from shared.manifest import load_pack
 from tests.conftest import MODEL_DIR, REPO
+from tests.service import start_worker_expecting_refusal
 
 DOCKERFILES = ["Dockerfile.worker", "Dockerfile.api"]
 K8S = REPO / "deploy" / "k8s"
@@ -126,21 +127,7 @@ def test_worker_start_up_refuses_a_broken_model_dir(tmp_path: Path, problem: str
         data = bytearray(victim.read_bytes())
         data[-1] ^= 0x01
         victim.write_bytes(bytes(data))
-    env = {
-        **os.environ,
-        "READFACE_MODEL_DIR": str(tmp_path),
-        "PYTHON": sys.executable,
-        "READFACE_REDIS_URL": "redis://127.0.0.1:1/0",
-        "READFACE_WORKER_CONCURRENCY": "1",
-    }
-    run = subprocess.run(
-        ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = start_worker_expecting_refusal(READFACE_MODEL_DIR=str(tmp_path))
     assert run.returncode != 0
     assert f"age-v1.onnx: {problem}" in run.stderr
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from shared.jobs import FailureCode, analysis_id_for
-from shared.launcher import SCRIPTS
 from shared.manifest import load_pack
 from shared.store import Store
-from tests.conftest import MODEL_DIR, REPO
 from tests.images import astronaut_grid, astronaut_jpeg, encode
 from tests.service import (
     Api,
@@ -21,6 +16,7 @@ from tests.service import (
     running_redis,
     running_worker,
     service_env,
+    start_worker_expecting_refusal,
     store_for,
     wait_ready,
 )
@@ -90,28 +86,6 @@ def test_worker_finishing_after_delete_writes_nothing(store: Store) -> None:
     assert not store.fail(analysis_id, FailureCode.INTERNAL, "late")
     assert not store.mark_running(analysis_id)
     assert list(store.scan_keys(analysis_id)) == []
-
-
-def start_worker_expecting_refusal(**overrides: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "READFACE_MODEL_DIR": str(MODEL_DIR),
-        # Never reached: the checks come before the broker connection.
-        "READFACE_REDIS_URL": "redis://127.0.0.1:9/0",
-        "PYTHONPATH": str(REPO),
-        "PYTHON": sys.executable,
-        "READFACE_WORKER_CONCURRENCY": "1",
-        **overrides,
-    }
-    # the same start-up script as the worker image and `readface up`
-    return subprocess.run(
-        ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_worker_refuses_to_start_with_missing_model_files(tmp_path: Path) -> None:
