@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import redis
 from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError
@@ -15,8 +13,10 @@ from api.guard import install_guard
 from api.metrics import Metrics
 from api.operations import operations_bp
 from api.uploads import FORM_OVERHEAD_BYTES
+from api.web import web_bp
 from shared.celery_app import create_celery_app
 from shared.errors import ReadfaceError, Unavailable
+from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Store
 
@@ -39,14 +39,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         "store": Store(settings),
         "celery": create_celery_app(settings),
         "metrics": Metrics(),
+        # Read once: every upload is checked against the current pack's results.
+        "fingerprint": load_pack(settings.model_pack).fingerprint,
     }
     install_guard(app)
     app.register_blueprint(analyses_bp)
     app.register_blueprint(operations_bp)
-    if importlib.util.find_spec("api.web") is not None:
-        from api.web import web_bp
-
-        app.register_blueprint(web_bp)
+    app.register_blueprint(web_bp)
     _install_error_handlers(app)
     return app
 

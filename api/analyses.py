@@ -13,7 +13,6 @@ from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK
 from shared.errors import AnalysisFailed, BadRequest, NotFound, NotReady
 from shared.imageinfo import read_image_info
 from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
-from shared.manifest import load_pack
 from shared.resource import analysis_resource
 from shared.store import Job
 
@@ -29,12 +28,20 @@ def _resource_response(job: Job, status: int) -> Response:
     return response
 
 
-def _job_or_404(analysis_id: str) -> Job:
+def _checked_id(analysis_id: str) -> str:
     if not is_analysis_id(analysis_id):
         raise BadRequest("An analysis id is 64 lowercase hexadecimal characters.")
-    job = context.store().job(analysis_id)
+    return analysis_id
+
+
+def _not_found(analysis_id: str) -> NotFound:
+    return NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
+
+
+def _job_or_404(analysis_id: str) -> Job:
+    job = context.store().job(_checked_id(analysis_id))
     if job is None:
-        raise NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
+        raise _not_found(analysis_id)
     return job
 
 
@@ -49,9 +56,7 @@ def submit() -> Response:
         callback = {"url": url, "message_id": f"msg_{uuid.uuid4().hex}"}
     analysis_id = analysis_id_for(upload.data)
     store = context.store()
-    claim = store.claim(
-        analysis_id, upload.data, load_pack(settings.model_pack).fingerprint, callback
-    )
+    claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback)
     if claim.outcome == "claimed":
         try:
             context.celery().send_task(ANALYZE_TASK, args=[analysis_id])
@@ -111,8 +116,6 @@ def annotated(analysis_id: str) -> Response:
 
 @analyses_bp.delete("/<analysis_id>")
 def delete(analysis_id: str) -> Response:
-    if not is_analysis_id(analysis_id):
-        raise BadRequest("An analysis id is 64 lowercase hexadecimal characters.")
-    if not context.store().delete(analysis_id):
-        raise NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
+    if not context.store().delete(_checked_id(analysis_id)):
+        raise _not_found(analysis_id)
     return Response(status=204)

@@ -26,5 +26,10 @@ def celery() -> Celery:
     return current_app.extensions["readface"]["celery"]
 
 
+def fingerprint() -> str:
+    """The configured model pack's fingerprint (a stored result of another pack is stale)."""
+    return current_app.extensions["readface"]["fingerprint"]
+
+
 def metrics() -> Metrics:
     return current_app.extensions["readface"]["metrics"]

@@ -36,7 +36,7 @@ _PYRAMID_SHIFT = np.array([0.25, -0.25])
 # dlib's five-point model was trained on dlib HOG-detector boxes, which are square, a little
 # smaller than res10's and lower on the face. Fitted on the 530 faces of ../shared/eval
 # (congress, utkface) where both detectors fire: centre offset in units of the res10 box's mean
-# side, and side ratio (bench/README.md has the numbers).
+# side, and side ratio (`python -m bench.accuracy` measures the effect).
 HOG_BOX_SHIFT = (0.004, 0.064)
 HOG_BOX_SIDE = 0.955
 

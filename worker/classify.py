@@ -20,7 +20,7 @@ CYDRAL_GENDER_SIZE, CYDRAL_AGE_SIZE = 32, 64
 CYDRAL_AGE_YEARS = np.array([0.25, *range(1, 81)], dtype=np.float64)
 # Test-time augmentation: each face is classified on chips cut with dlib's padding (0.2) and a
 # tighter one, and the probabilities averaged. On ../shared/eval it cut age MAE by ~0.4 years and
-# raised gender accuracy ~0.5 point, for one more chip per face (bench/README.md).
+# raised gender accuracy ~0.5 point, for one more chip per face (README, "The pipeline").
 CYDRAL_PADDINGS = (0.15, 0.2)
 # The networks' ages regress to the mean (young faces too old, old faces too young by ~8 years).
 # A linear map fitted on utkface (exact ages) and checked on congress (a different set):

@@ -54,7 +54,6 @@ class Pipeline:
     """A verified, loaded model pack and the settings that shape its output."""
 
     def __init__(self, pack: Pack, model_dir: Path, min_face_score: float, max_pixels: int) -> None:
-        verify_pack(pack, model_dir)
         if pack.kind not in _MODEL_KINDS:
             raise ValueError(f"model pack {pack.name!r} has unknown kind {pack.kind!r}")
         self.pack = pack
@@ -130,10 +129,16 @@ def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:
     }
 
 
-def load_pipeline(settings: Settings, pack_name: str | None = None) -> Pipeline:
-    """Verify and load the pack named (or the configured one), warmed up and ready."""
+def load_pipeline(
+    settings: Settings, pack_name: str | None = None, verified: bool = False
+) -> Pipeline:
+    """Load the pack named (or the configured one), warmed up and ready; its files are verified
+    first unless the caller already did (a worker verifies once, before its processes fork)."""
+    pack = load_pack(pack_name or settings.model_pack)
+    if not verified:
+        verify_pack(pack, settings.model_dir)
     pipeline = Pipeline(
-        load_pack(pack_name or settings.model_pack),
+        pack,
         settings.model_dir,
         settings.min_face_score,
         settings.max_pixels,

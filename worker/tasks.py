@@ -38,7 +38,8 @@ def pipeline() -> Pipeline:
     """This process's pipeline, loaded once (after the fork, in worker_process_init)."""
     global _pipeline
     if _pipeline is None:
-        _pipeline = load_pipeline(settings)
+        # worker_init verified the files before the pool forked; no need to hash them again
+        _pipeline = load_pipeline(settings, verified=True)
     return _pipeline
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from shared.manifest import UnknownPackError, load_pack, pack_names
+from shared.settings import Settings
 from tests.conftest import MODEL_DIR
 from worker.packs import PackVerificationError, fetch_pack, verify_pack
-from worker.pipeline import Pipeline
+from worker.pipeline import load_pipeline
 
 
 def copy_pack_files(name: str, target: Path) -> None:
@@ -56,7 +57,7 @@ def test_pipeline_refuses_an_unverified_pack(tmp_path: Path) -> None:
     copy_pack_files("default", tmp_path)
     (tmp_path / "deploy.prototxt").write_text("name: 'tampered'\n")
     with pytest.raises(PackVerificationError, match=r"deploy\.prototxt: altered"):
-        Pipeline(load_pack("default"), tmp_path, 0.5, 1_000_000)
+        load_pipeline(Settings(model_dir=tmp_path), "default")
 
 
 def test_fetch_skips_files_already_verified(tmp_path: Path) -> None:
