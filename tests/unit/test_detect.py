@@ -1,10 +1,19 @@
-"""The detector's box filtering."""
+"""The detector's box filtering and its closer look at weak candidates."""
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 
-from worker.detect import _sticks_out_of_a_corner
+from tests.images import astronaut_rgb
+from worker.detect import (
+    DETECTOR_INPUT,
+    _detections,
+    _face_shaped,
+    _sticks_out_of_a_corner,
+    detect_faces,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,3 +31,24 @@ def test_boxes_overhanging_two_adjacent_edges_are_dropped(
     box: tuple[float, float, float, float], dropped: bool
 ) -> None:
     assert _sticks_out_of_a_corner(*box) is dropped
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "kept"),
+    [(40, 52, True), (50, 47, True), (60, 98, True), (60, 133, False), (90, 40, False)],
+)
+def test_only_face_shaped_boxes_are_kept(width: int, height: int, kept: bool) -> None:
+    assert _face_shaped(width, height) is kept
+
+
+def test_a_face_too_small_for_the_whole_image_pass_is_found_by_a_closer_look(pipeline) -> None:
+    # The astronaut at 400 px in a 1600x1000 frame: her face is ~19x19 px of the 300x300 input.
+    canvas = np.full((1000, 1600, 3), 120, dtype=np.uint8)
+    portrait = cv2.resize(astronaut_rgb()[:, :, ::-1], (400, 400), interpolation=cv2.INTER_AREA)
+    canvas[300:700, 600:1000] = portrait
+    assert _detections(pipeline.detector, canvas, DETECTOR_INPUT, 0.5) == []
+    [face] = detect_faces(pipeline.detector, canvas, 0.5)
+    assert face.score >= 0.5
+    # the face's centre in the portrait is (222, 126) of 512 px
+    assert abs(face.x + face.width / 2 - (600 + 222 * 400 / 512)) < 15
+    assert abs(face.y + face.height / 2 - (300 + 126 * 400 / 512)) < 20
