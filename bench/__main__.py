@@ -6,7 +6,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["bench.accuracy", "bench.speed", "bench.peer", "bench.service", "bench.startup"]
+MODULES = [
+    "bench.accuracy",
+    "bench.ablation",
+    "bench.calibration",
+    "bench.speed",
+    "bench.peer",
+    "bench.service",
+    "bench.startup",
+]
 
 
 def main() -> int:

@@ -1,0 +1,127 @@
+"""What each accuracy choice of the default pack buys: the accuracy runner's figures with the
+choices added one at a time to a plain pipeline, and the cost of each in align + classify time per
+face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time augmentation) are measured too.
+
+    python -m bench.ablation [--eval-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bench import accuracy
+from bench.common import EVAL_DIR, patched, save, table
+from shared.settings import get_settings
+from worker import classify, detect
+from worker.classify import FaceInputs
+from worker.faces import FaceAttributes, FaceBox
+from worker.pipeline import Pipeline, load_pipeline
+
+# Each step undoes one choice; a variant undoes every step after it.
+STEPS = [
+    ("plain: res10 box to landmarks, 1 chip, no calibration", None),
+    ("+ landmark box mapped to dlib HOG's", (classify, {"landmark_box": lambda box: box})),
+    ("+ second chip (paddings 0.15 and 0.2)", (classify, {"CYDRAL_PADDINGS": (0.2,)})),
+    (
+        "+ monotone age calibration",
+        (
+            classify,
+            {
+                "CYDRAL_AGE_KNOTS": np.array([0.0, 80.0]),
+                "CYDRAL_AGE_CALIBRATED": np.array([0.0, 80.0]),
+            },
+        ),
+    ),
+    (
+        "+ corner and shape filters",
+        (detect, {"CORNER_OVERHANG": math.inf, "ASPECT_LIMITS": (0.0, math.inf)}),
+    ),
+    ("+ closer look at weak candidates (shipped)", (detect, {"CANDIDATE_SCORE": 1.0})),
+]
+
+
+class Mirrored:
+    """An attribute model that also classifies every chip's mirror image and averages them."""
+
+    def __init__(self, model: classify.AttributeModel) -> None:
+        self.model = model
+        self.gender_net, self.age_net = model.gender_net, model.age_net
+
+    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
+        inputs = self.model.prepare(image, faces)
+        return FaceInputs(_with_mirrors(inputs.gender), _with_mirrors(inputs.age))
+
+    def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
+        # the model averages each face's CYDRAL_PADDINGS views: twice as many now
+        with patched(classify, CYDRAL_PADDINGS=classify.CYDRAL_PADDINGS * 2):
+            return self.model.classify(inputs)
+
+
+def _with_mirrors(batch: np.ndarray) -> np.ndarray:
+    """Per face, its chips, then their mirror images (NCHW, faces in order)."""
+    faces = batch.reshape(-1, len(classify.CYDRAL_PADDINGS), *batch.shape[1:])
+    both = np.concatenate([faces, faces[..., ::-1]], axis=1)
+    return np.ascontiguousarray(both.reshape(-1, *batch.shape[1:]))
+
+
+@contextmanager
+def undone(steps: int) -> Iterator[None]:
+    """The pipeline with every step after the first `steps` undone."""
+    with ExitStack() as stack:
+        for _, change in STEPS[steps:]:
+            if change is not None:
+                stack.enter_context(patched(change[0], **change[1]))
+        yield
+
+
+def measured(name: str, pipeline: Pipeline, eval_dir: Path) -> dict[str, Any]:
+    """The accuracy runner's figures, and align + classify ms per face found."""
+    spent: list[tuple[float, int]] = []
+
+    def analyse(data: bytes) -> list[dict[str, Any]]:
+        result = pipeline.analyze(data).result
+        timings = result["timings_ms"]
+        spent.append((timings["align"] + timings["classify"], len(result["faces"])))
+        return result["faces"]
+
+    results = accuracy.evaluate(name, analyse, eval_dir)
+    results["ms_per_face"] = sum(ms for ms, _ in spent) / max(1, sum(n for _, n in spent))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)  # as in a worker process
+    pipeline = load_pipeline(get_settings())
+    results = []
+    for count in range(1, len(STEPS) + 1):
+        with undone(count):
+            results.append(measured(STEPS[count - 1][0], pipeline, args.eval_dir))
+    shipped = pipeline.attributes
+    pipeline.attributes = Mirrored(shipped)
+    results.append(measured("shipped + mirrored chips (both networks)", pipeline, args.eval_dir))
+    pipeline.attributes = shipped
+    rows = [[*accuracy.summary_row(r), r["ms_per_face"]] for r in results]
+    print(
+        table(
+            [*accuracy.SUMMARY_HEADERS, "align+classify ms/face"],
+            rows,
+            "Default pack, one choice at a time, on ../shared/eval",
+        )
+    )
+    save("ablation", results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
