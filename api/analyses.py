@@ -14,17 +14,17 @@ from shared.errors import AnalysisFailed, BadRequest, NotFound, NotReady
 from shared.imageinfo import read_image_info
 from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
 from shared.resource import analysis_resource
-from shared.store import Job
+from shared.store import Job, StoredAnalysis
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
 MAX_WAIT_SECONDS = 30
 
 
-def _resource_response(job: Job, status: int) -> Response:
-    response = jsonify(analysis_resource(job, context.store()))
+def _resource_response(analysis: StoredAnalysis, status: int) -> Response:
+    response = jsonify(analysis_resource(analysis))
     response.status_code = status
     if status == 202:
-        response.headers["Location"] = f"/v1/analyses/{job.id}"
+        response.headers["Location"] = f"/v1/analyses/{analysis.job.id}"
     return response
 
 
@@ -61,29 +61,23 @@ def submit() -> Response:
         try:
             context.celery().send_task(ANALYZE_TASK, args=[analysis_id])
         except Exception:
-            store.release(analysis_id, claim.created_at)
+            store.release(claim.analysis.job)
             raise
-        store.count("enqueued")
-    elif claim.outcome == "stored":
-        if callback is not None:  # the analysis is done: deliver to the new URL at once
-            context.celery().send_task(
-                CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
-            )
-        store.count("dedup_hits")
-    job = store.job(analysis_id)
-    if job is None:  # deleted between the claim and now
-        raise NotFound(f"Analysis {analysis_id} was deleted while it was being submitted.")
-    return _resource_response(job, 200 if claim.outcome == "stored" else 202)
+    elif claim.outcome == "stored" and callback is not None:
+        # the analysis is done: deliver to the new URL at once
+        context.celery().send_task(
+            CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
+        )
+    return _resource_response(claim.analysis, 200 if claim.outcome == "stored" else 202)
 
 
 @analyses_bp.get("/<analysis_id>")
 def get(analysis_id: str) -> Response:
     wait = _wait_seconds(request.args.get("wait"))
-    job = _job_or_404(analysis_id)
-    if wait and not job.status.terminal:
-        context.store().wait_until_done(analysis_id, wait)
-        job = _job_or_404(analysis_id)
-    return _resource_response(job, 200)
+    analysis = context.store().wait_for_end(_checked_id(analysis_id), wait)
+    if analysis is None:
+        raise _not_found(analysis_id)
+    return _resource_response(analysis, 200)
 
 
 def _wait_seconds(value: str | None) -> float:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +155,11 @@ def _load_in_child(threads: int) -> None:
     _pipeline = load_pipeline(get_settings())
 
 
+def _loaded(_: int) -> int:
+    assert _pipeline is not None
+    return os.getpid()
+
+
 def _analyse_share(images: list[bytes]) -> int:
     assert _pipeline is not None
     for encoded in images:
@@ -159,16 +167,29 @@ def _analyse_share(images: list[bytes]) -> int:
     return len(images)
 
 
-def process_throughput(images: list[bytes], processes: int, threads: int = 1) -> float:
-    """Images per second with `processes` processes, each with its pipeline loaded once."""
-    shares = [images[i::processes] for i in range(processes)]
+@contextmanager
+def pipeline_pool(processes: int, threads: int = 1) -> Iterator[Pool]:
+    """`processes` processes, each with its pipeline loaded and warmed."""
     # spawn, not fork: a fork of a process whose OpenCV thread pool has started can deadlock
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes, initializer=_load_in_child, initargs=(threads,)) as pool:
-        pool.map(_analyse_share, [share[:2] for share in shares])  # warm every process
-        started = time.perf_counter()
-        done = sum(pool.map(_analyse_share, shares))
+        ready: set[int] = set()
+        while len(ready) < processes:  # until every process has loaded its pipeline
+            ready |= set(pool.map(_loaded, range(4 * processes), chunksize=1))
+        yield pool
+
+
+def pool_throughput(pool: Pool, images: list[bytes], processes: int) -> float:
+    """Images per second through the pool, each process given an equal share."""
+    started = time.perf_counter()
+    done = sum(pool.map(_analyse_share, [images[i::processes] for i in range(processes)]))
     return done / (time.perf_counter() - started)
+
+
+def process_throughput(images: list[bytes], processes: int, threads: int = 1) -> float:
+    """Images per second with `processes` processes, each with its pipeline loaded once."""
+    with pipeline_pool(processes, threads) as pool:
+        return pool_throughput(pool, images, processes)
 
 
 def scaling_table(eval_dir: Path) -> dict[str, float]:

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 import requests
 
-from bench.common import REPO
+from bench.common import REPO, RESULTS
 from shared.launcher import free_port, start_api, start_redis, start_worker, stop
+
+# Where the services that benchmarks start write their output, so it does not clutter the tables.
+LOG = RESULTS / "stack.log"
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,11 @@ def _status(url: str) -> int:
 
 @contextmanager
 def local_stack(workers: int, **settings: str) -> Iterator[Stack]:
-    """Redis on a free port (no persistence), `workers` worker processes and the API."""
+    """Redis on a free port (no persistence), `workers` worker processes and the API; their
+    output goes to LOG."""
     with ExitStack() as cleanup:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        log = cleanup.enter_context(LOG.open("ab"))
         redis_port, api_port = free_port(), free_port()
         redis_process = start_redis(redis_port, None)
         cleanup.callback(stop, redis_process)
@@ -52,9 +58,9 @@ def local_stack(workers: int, **settings: str) -> Iterator[Stack]:
             "READFACE_RATE_LIMIT_PER_MINUTE": "1000000",
             **settings,
         }
-        worker = start_worker(env, workers, name=f"bench{api_port}")
+        worker = start_worker(env, workers, name=f"bench{api_port}", log=log)
         cleanup.callback(stop, worker)
-        api = start_api(env, "127.0.0.1", api_port)
+        api = start_api(env, "127.0.0.1", api_port, log=log)
         cleanup.callback(stop, api)
         url = f"http://127.0.0.1:{api_port}"
         _wait(lambda: _status(url + "/readyz") == 200, "the service to be ready")

@@ -9,10 +9,12 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import IO
 
 import requests
 
-from bench.common import REPO, median, save, table
+from bench.common import REPO, RESULTS, median, save, table
+from bench.stack import LOG
 from shared.launcher import child_pids, free_port, start_api, start_redis, start_worker, stop
 
 
@@ -23,14 +25,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def one_start(url: str, env: dict[str, str], image: bytes) -> dict[str, float]:
+def one_start(url: str, env: dict[str, str], image: bytes, log: IO[bytes]) -> dict[str, float]:
     """Spawn a worker with a job already queued; time until the job has been analysed (the
     worker verified, loaded and warmed its models first)."""
     analysis = requests.post(
         f"{url}/v1/analyses", data=image, timeout=10, headers={"Content-Type": "image/jpeg"}
     ).json()
     started = time.perf_counter()
-    worker = start_worker(env, 2, name=f"startup{free_port()}")
+    worker = start_worker(env, 2, name=f"startup{free_port()}", log=log)
     done = None
     try:
         while done is None and time.perf_counter() - started < 60:
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         "READFACE_MODEL_DIR": str(REPO / "models"),
         "READFACE_LOG_LEVEL": "WARNING",
     }
-    api = start_api(env, "127.0.0.1", api_port)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = LOG.open("ab")
+    api = start_api(env, "127.0.0.1", api_port, log=log)
     url = f"http://127.0.0.1:{api_port}"
     try:
         deadline = time.monotonic() + 30
@@ -74,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for run in range(args.runs):
             image = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 70 + run])[1]
-            runs.append(one_start(url, env, image.tobytes()))
+            runs.append(one_start(url, env, image.tobytes(), log))
         api_rss = sum(rss_mb(pid) for pid in [api.pid, *child_pids(api.pid)])
     finally:
         stop(api)
         stop(redis_process)
+        log.close()
     rows = [[i + 1, r["first_result_s"], r["main"], r["pool"]] for i, r in enumerate(runs)]
     rows.append(
         [

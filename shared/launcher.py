@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import redis
 
@@ -95,9 +96,10 @@ def start_worker(
     concurrency: int,
     name: str = "readface",
     queues: str = "analyze,callbacks",
+    log: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
     """A Celery worker with `concurrency` prefork children, started by the same script the
-    worker image runs."""
+    worker image runs; its output goes to `log` (default: this process's)."""
     settings = {
         "READFACE_WORKER_CONCURRENCY": str(concurrency),
         "READFACE_WORKER_NAME": name,
@@ -108,16 +110,23 @@ def start_worker(
         ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
         env={**env, **settings},
         start_new_session=True,
+        stdout=log,
+        stderr=log,
     )
 
 
-def start_api(env: Mapping[str, str], host: str, port: int) -> subprocess.Popen[bytes]:
-    """The API under gunicorn, started by the same script the API image runs."""
+def start_api(
+    env: Mapping[str, str], host: str, port: int, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """The API under gunicorn, started by the same script the API image runs; its output goes
+    to `log` (default: this process's)."""
     settings = {"READFACE_BIND": f"{host}:{port}", "PYTHON": sys.executable}
     return subprocess.Popen(
         ["bash", str(SCRIPTS / "api-entrypoint.sh")],
         env={**env, **settings},
         start_new_session=True,
+        stdout=log,
+        stderr=log,
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.jobs import JobStatus
-from shared.store import Job, Store
+from shared.store import StoredAnalysis
 
 
-def analysis_resource(job: Job, store: Store) -> dict[str, Any]:
+def analysis_resource(analysis: StoredAnalysis) -> dict[str, Any]:
     """The JSON the API serves and callbacks carry for one analysis."""
-    result = store.result(job.id) if job.status is JobStatus.SUCCEEDED else None
+    job = analysis.job
     error = (
         {"code": job.error_code, "message": job.error_message or ""}
         if job.status is JobStatus.FAILED
@@ -26,5 +26,5 @@ def analysis_resource(job: Job, store: Store) -> dict[str, Any]:
             "annotated": f"/v1/analyses/{job.id}/annotated",
         },
         "error": error,
-        "result": result,
+        "result": analysis.result,
     }

@@ -14,6 +14,7 @@ Keys (prefix from settings, default `readface:`):
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from shared.settings import Settings
 # Decides, in one step, what an upload of these bytes means: a stored result of the current pack
 # (hit), a job already in flight (join it), a stored permanent failure (failed), or a new job
 # (claim: write the job and the upload together). Check-then-set from Python would let two
-# concurrent uploads of the same bytes both enqueue.
+# concurrent uploads of the same bytes both enqueue. Returns the outcome, the job as it is now
+# and, for a hit, the result, so that the answer to the upload needs no further round trip.
 _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
@@ -38,12 +40,14 @@ if status == 'queued' or status == 'running' then
     table.insert(callbacks, cjson.decode(ARGV[3]))
     redis.call('HSET', KEYS[1], 'callbacks', cjson.encode(callbacks))
   end
-  return {'joined', status}
+  return {'joined', redis.call('HGETALL', KEYS[1])}
 end
 if fingerprint == ARGV[1] and (status == 'succeeded' or
     (status == 'failed' and redis.call('HGET', KEYS[1], 'error_code') == 'invalid_image')) then
-  if redis.call('EXISTS', KEYS[3]) == 1 or status == 'failed' then
-    return {'stored', status}
+  local result = redis.call('GET', KEYS[3])
+  if result or status == 'failed' then
+    redis.call('INCR', KEYS[6])
+    return {'stored', redis.call('HGETALL', KEYS[1]), result}
   end
 end
 local callbacks = '[]'
@@ -53,7 +57,8 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerpr
            'attempts', '0', 'callbacks', callbacks)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
-return {'claimed', 'queued'}
+redis.call('INCR', KEYS[5])
+return {'claimed', redis.call('HGETALL', KEYS[1])}
 """
 
 # Rolls a claim back when the task could not be sent, so a failed enqueue leaves nothing behind.
@@ -61,6 +66,7 @@ _RELEASE = """
 if redis.call('HGET', KEYS[1], 'status') == 'queued' and
    redis.call('HGET', KEYS[1], 'created_at') == ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DECR', KEYS[3])
   return 1
 end
 return 0
@@ -97,18 +103,27 @@ return 1
 """
 
 
+# One request in a client's current one-minute window; the window's key outlives it a little.
+_COUNT_REQUEST = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
+def _next(pubsub: redis.client.PubSub, kind: str, channel: bytes, deadline: float) -> bool:
+    """Whether a `kind` message on `channel` arrived before the deadline. Messages of channels
+    this connection listened to for earlier long-polls may still trail in: they are skipped."""
+    while (left := deadline - time.monotonic()) > 0:
+        message = pubsub.get_message(timeout=min(left, 1.0))
+        if message is not None and message["type"] == kind and message["channel"] == channel:
+            return True
+    return False
+
+
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds and a Z, as the contract shows."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """The outcome of offering bytes: 'claimed' (enqueue), 'joined' (in flight), 'stored'."""
-
-    outcome: str
-    status: JobStatus
-    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +139,41 @@ class Job:
     error_code: str | None
     error_message: str | None
     callbacks: list[dict[str, str]]
+
+    @classmethod
+    def from_hash(cls, analysis_id: str, raw: dict[bytes, bytes]) -> Job | None:
+        """The job from its Redis hash; None when there is no job."""
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        if "status" not in fields:
+            return None
+        return cls(
+            id=analysis_id,
+            status=JobStatus(fields["status"]),
+            created_at=fields.get("created_at", ""),
+            finished_at=fields.get("finished_at") or None,
+            fingerprint=fields.get("fingerprint", ""),
+            attempts=int(fields.get("attempts", "0")),
+            error_code=fields.get("error_code") or None,
+            error_message=fields.get("error_message") or None,
+            callbacks=json.loads(fields.get("callbacks") or "[]"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnalysis:
+    """A job and, once it succeeded, its result: what the analysis resource is built from."""
+
+    job: Job
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of offering bytes: 'claimed' (enqueue), 'joined' (in flight) or 'stored'
+    (a dedup hit or a permanent failure), and the analysis as it stands after the claim."""
+
+    outcome: str
+    analysis: StoredAnalysis
 
 
 class Store:
@@ -142,6 +192,8 @@ class Store:
         self._release = self.redis.register_script(_RELEASE)
         self._start = self.redis.register_script(_START)
         self._finish = self.redis.register_script(_FINISH)
+        self._count_request = self.redis.register_script(_COUNT_REQUEST)
+        self._local = threading.local()
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.settings.key_prefix}{kind}:{name}"
@@ -149,54 +201,59 @@ class Store:
     def claim(
         self, analysis_id: str, data: bytes, fingerprint: str, callback: dict | None
     ) -> Claim:
-        created_at = utc_now()
-        outcome, status = self._claim(
+        reply = self._claim(
             keys=[
                 self.key("job", analysis_id),
                 self.key("upload", analysis_id),
                 self.key("result", analysis_id),
                 self.key("annotated", analysis_id),
+                self.key("stats", "enqueued"),
+                self.key("stats", "dedup_hits"),
             ],
             args=[
                 fingerprint,
-                created_at,
+                utc_now(),
                 json.dumps(callback) if callback else "",
                 self.settings.upload_ttl,
                 self.settings.result_ttl,
                 data,
             ],
         )
-        return Claim(outcome.decode(), JobStatus(status.decode()), created_at)
+        flat = reply[1]
+        job = Job.from_hash(analysis_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        assert job is not None  # the script returns the job it found or wrote
+        result = json.loads(reply[2]) if len(reply) > 2 and reply[2] else None
+        return Claim(reply[0].decode(), StoredAnalysis(job, result))
 
-    def release(self, analysis_id: str, created_at: str) -> None:
+    def release(self, job: Job) -> None:
         """Undo a claim whose task could not be enqueued."""
         self._release(
-            keys=[self.key("job", analysis_id), self.key("upload", analysis_id)], args=[created_at]
+            keys=[
+                self.key("job", job.id),
+                self.key("upload", job.id),
+                self.key("stats", "enqueued"),
+            ],
+            args=[job.created_at],
         )
 
     def job(self, analysis_id: str) -> Job | None:
         raw = cast(dict[bytes, bytes], self.redis.hgetall(self.key("job", analysis_id)))
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
-        if "status" not in fields:
+        return Job.from_hash(analysis_id, raw)
+
+    def analysis(self, analysis_id: str) -> StoredAnalysis | None:
+        """The job and its result, read together in one round trip; None if there is no job."""
+        with self.redis.pipeline() as pipe:
+            pipe.hgetall(self.key("job", analysis_id))
+            pipe.get(self.key("result", analysis_id))
+            raw, result = pipe.execute()
+        job = Job.from_hash(analysis_id, raw)
+        if job is None:
             return None
-        return Job(
-            id=analysis_id,
-            status=JobStatus(fields["status"]),
-            created_at=fields.get("created_at", ""),
-            finished_at=fields.get("finished_at") or None,
-            fingerprint=fields.get("fingerprint", ""),
-            attempts=int(fields.get("attempts", "0")),
-            error_code=fields.get("error_code") or None,
-            error_message=fields.get("error_message") or None,
-            callbacks=json.loads(fields.get("callbacks") or "[]"),
-        )
+        stored = json.loads(result) if result and job.status is JobStatus.SUCCEEDED else None
+        return StoredAnalysis(job, stored)
 
     def upload(self, analysis_id: str) -> bytes | None:
         return cast(bytes | None, self.redis.get(self.key("upload", analysis_id)))
-
-    def result(self, analysis_id: str) -> dict[str, Any] | None:
-        raw = cast(bytes | None, self.redis.get(self.key("result", analysis_id)))
-        return json.loads(raw) if raw else None
 
     def annotated(self, analysis_id: str) -> bytes | None:
         return cast(bytes | None, self.redis.get(self.key("annotated", analysis_id)))
@@ -254,26 +311,34 @@ class Store:
         )
         return cast(int, removed) > 0
 
-    def wait_until_done(self, analysis_id: str, timeout: float) -> None:
-        """Block until the job is terminal or the timeout passes (pub/sub, no busy polling)."""
+    def wait_for_end(self, analysis_id: str, timeout: float) -> StoredAnalysis | None:
+        """The analysis once it has ended, or as it is when the timeout passes (pub/sub, no
+        busy polling); None if there is no such job."""
         if timeout <= 0:
-            return
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            return self.analysis(analysis_id)
+        deadline = time.monotonic() + timeout
+        channel = self.key("done", analysis_id).encode()
+        pubsub = self._pubsub()
+        pubsub.subscribe(channel)
         try:
-            pubsub.subscribe(self.key("done", analysis_id))
-            # Checked after subscribing, so an end published in between is not missed.
-            job = self.job(analysis_id)
-            if job is None or job.status.terminal:
-                return
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                if pubsub.get_message(timeout=min(left, 1.0)) is not None:
-                    return
+            # Read once the subscription is confirmed, so an end published before it is seen
+            # in the job and one published after it arrives as a message.
+            if _next(pubsub, "subscribe", channel, deadline):
+                found = self.analysis(analysis_id)
+                if found is None or found.job.status.terminal:
+                    return found
+                _next(pubsub, "message", channel, deadline)
         finally:
-            pubsub.close()
+            pubsub.unsubscribe(channel)
+        return self.analysis(analysis_id)
 
-    def count(self, name: str, amount: int = 1) -> None:
-        self.redis.incrby(self.key("stats", name), amount)
+    def _pubsub(self) -> redis.client.PubSub:
+        """This thread's pub/sub connection, kept between long-polls: closing one costs a
+        reconnect of the pooled connection it used."""
+        pubsub = getattr(self._local, "pubsub", None)
+        if pubsub is None:
+            pubsub = self._local.pubsub = self.redis.pubsub()
+        return pubsub
 
     def counters(self) -> dict[str, int]:
         names = ["executions", "succeeded", "failed", "dedup_hits", "enqueued"]
@@ -284,11 +349,7 @@ class Store:
         """Count one request; seconds until the window resets if over the limit, else None."""
         now = time.time()
         window = int(now // 60)
-        key = self.key("rate", f"{client}:{window}")
-        with self.redis.pipeline() as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count = pipe.execute()[0]
+        count = self._count_request(keys=[self.key("rate", f"{client}:{window}")], args=[120])
         return max(1, int(60 - now % 60)) if count > limit else None
 
     def queue_depth(self, queue: str) -> int:

@@ -87,11 +87,11 @@ def deliver(store: Store, analysis_id: str, url: str, message_id: str) -> str:
     InvalidCallback (the name now resolves somewhere private) is final: retrying won't help.
     """
     settings = store.settings
-    job = store.job(analysis_id)
-    if job is None:
+    analysis = store.analysis(analysis_id)
+    if analysis is None:
         return "dropped: the analysis was deleted"
     check_callback_url(url, settings.callback_allow_private)  # DNS may have changed since submit
-    body = json.dumps(analysis_resource(job, store)).encode()
+    body = json.dumps(analysis_resource(analysis)).encode()
     headers = webhook_headers(settings.webhook_secret, message_id, int(time.time()), body)
     try:
         with callback_session(settings.callback_allow_private) as session:

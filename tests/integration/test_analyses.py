@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from PIL import Image
 
+from shared.jobs import analysis_id_for
 from shared.store import Store
 from tests.images import astronaut_jpeg
 from tests.schemas import component_schema
@@ -46,11 +47,27 @@ def test_same_bytes_twice_runs_one_task(api: Api, store: Store) -> None:
     data = astronaut_jpeg(quality=93)
     first = api.submit(data).json()
     api.wait_done(first["id"])
-    executions = store.counters()["executions"]
+    before = store.counters()
     again = api.submit(data)
     assert again.status_code == 200
     assert again.json()["id"] == first["id"] and again.json()["status"] == "succeeded"
-    assert store.counters()["executions"] == executions
+    assert again.json()["result"]["faces"]
+    after = store.counters()
+    assert after["executions"] == before["executions"]
+    assert after["enqueued"] == before["enqueued"]
+    assert after["dedup_hits"] == before["dedup_hits"] + 1
+
+
+def test_a_claim_released_after_a_failed_enqueue_leaves_nothing(store: Store) -> None:
+    data = astronaut_jpeg(quality=61)
+    analysis_id = analysis_id_for(data)
+    before = store.counters()["enqueued"]
+    claim = store.claim(analysis_id, data, "fingerprint", None)
+    assert claim.outcome == "claimed" and claim.analysis.job.status == "queued"
+    assert store.counters()["enqueued"] == before + 1
+    store.release(claim.analysis.job)
+    assert list(store.scan_keys(analysis_id)) == []
+    assert store.counters()["enqueued"] == before
 
 
 def test_twenty_concurrent_same_uploads_run_once(api: Api, store: Store) -> None:
