@@ -22,7 +22,8 @@ from skimage import data
 
 from bench.common import EVAL_DIR, median, save, table
 from shared.settings import get_settings
-from worker.detect import DETECTOR_INPUT, DETECTOR_MEAN, detect_faces
+from worker.annotate import JPEG_QUALITY
+from worker.detect import detect_faces
 from worker.pipeline import Pipeline, load_pipeline
 
 STAGES = ("decode", "detect", "align", "classify", "annotate", "total")
@@ -44,19 +45,34 @@ def forward(net: cv2.dnn.Net, batch: np.ndarray) -> np.ndarray:
     return net.forward()
 
 
+class RecordingNet:
+    """Stands in for the detector's cv2.dnn.Net and keeps every input it is given."""
+
+    def __init__(self, net: cv2.dnn.Net) -> None:
+        self.net, self.inputs = net, []
+
+    def setInput(self, blob: np.ndarray) -> None:  # cv2.dnn.Net's name
+        self.inputs.append(blob)
+        self.net.setInput(blob)
+
+    def forward(self) -> np.ndarray:
+        return self.net.forward()
+
+
 def bare_parts(pipeline: Pipeline, encoded: bytes, repeats: int) -> dict[str, float]:
     """The unavoidable work for one image, each part timed alone: JPEG decode, the detector's
-    forward, the classifiers' forwards on this image's batch, the annotated JPEG's encode."""
+    forwards (the whole image, and the closer looks this image needs), the classifiers' forwards
+    on this image's batch, the annotated JPEG's encode."""
     image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
-    faces = detect_faces(pipeline.detector, image, pipeline.min_face_score)
+    recorder = RecordingNet(pipeline.detector)
+    faces = detect_faces(recorder, image, pipeline.min_face_score)
     inputs = pipeline.attributes.prepare(image, faces)
-    blob = cv2.dnn.blobFromImage(
-        cv2.resize(image, DETECTOR_INPUT), 1.0, DETECTOR_INPUT, DETECTOR_MEAN
-    )
     nets = (pipeline.attributes.gender_net, pipeline.attributes.age_net)
     return {
         "decode": timed(lambda: cv2.imdecode(np.frombuffer(encoded, np.uint8), 1), repeats),
-        "detector forward": timed(lambda: forward(pipeline.detector, blob), repeats),
+        "detector forwards": timed(
+            lambda: [forward(pipeline.detector, blob) for blob in recorder.inputs], repeats
+        ),
         "classifier forwards": timed(
             lambda: [
                 forward(net, batch)
@@ -67,7 +83,7 @@ def bare_parts(pipeline: Pipeline, encoded: bytes, repeats: int) -> dict[str, fl
         if faces
         else 0.0,
         "encode": timed(
-            lambda: cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85]), repeats
+            lambda: cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]), repeats
         ),
     }
 
