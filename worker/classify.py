@@ -78,14 +78,14 @@ class CydralModel:
     """Cydral's gender (32x32) and age (64x64, 81 classes) networks on dlib-aligned chips."""
 
     def __init__(self, landmarks: Path, gender: Path, age: Path) -> None:
-        self._landmarker = Landmarker(str(landmarks))
+        self.landmarker = Landmarker(str(landmarks))
         self.gender_net = cv2.dnn.readNetFromONNX(str(gender))
         self.age_net = cv2.dnn.readNetFromONNX(str(age))
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
         gender_chips, age_chips = [], []
         for face in faces:
-            frame = face_frame(self._landmarker.landmarks(image, landmark_box(face)))
+            frame = face_frame(self.landmarker.landmarks(image, landmark_box(face)))
             for padding in CYDRAL_PADDINGS:
                 gender_chips.append(_chip(image, frame, CYDRAL_GENDER_SIZE, padding))
                 age_chips.append(_chip(image, frame, CYDRAL_AGE_SIZE, padding))
