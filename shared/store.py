@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -318,9 +319,7 @@ class Store:
             return self.analysis(analysis_id)
         deadline = time.monotonic() + timeout
         channel = self.key("done", analysis_id).encode()
-        pubsub = self._pubsub()
-        pubsub.subscribe(channel)
-        try:
+        with self._subscription(channel) as pubsub:
             # Read once the subscription is confirmed, so an end published before it is seen
             # in the job and one published after it arrives as a message.
             if _next(pubsub, "subscribe", channel, deadline):
@@ -328,17 +327,24 @@ class Store:
                 if found is None or found.job.status.terminal:
                     return found
                 _next(pubsub, "message", channel, deadline)
-        finally:
-            pubsub.unsubscribe(channel)
         return self.analysis(analysis_id)
 
-    def _pubsub(self) -> redis.client.PubSub:
-        """This thread's pub/sub connection, kept between long-polls: closing one costs a
-        reconnect of the pooled connection it used."""
+    @contextmanager
+    def _subscription(self, channel: bytes) -> Iterator[redis.client.PubSub]:
+        """This thread's pub/sub connection, subscribed to the channel for a while. It is kept
+        between long-polls, because closing one costs a reconnect; after an error it is closed,
+        so that the next long-poll starts on a sound connection."""
         pubsub = getattr(self._local, "pubsub", None)
         if pubsub is None:
             pubsub = self._local.pubsub = self.redis.pubsub()
-        return pubsub
+        try:
+            pubsub.subscribe(channel)
+            yield pubsub
+        except BaseException:
+            self._local.pubsub = None
+            pubsub.close()
+            raise
+        pubsub.unsubscribe(channel)
 
     def counters(self) -> dict[str, int]:
         names = ["executions", "succeeded", "failed", "dedup_hits", "enqueued"]
