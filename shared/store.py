@@ -112,7 +112,7 @@ return count
 """
 
 
-def _next(pubsub: redis.client.PubSub, kind: str, channel: bytes, deadline: float) -> bool:
+def _await_message(pubsub: redis.client.PubSub, kind: str, channel: bytes, deadline: float) -> bool:
     """Whether a `kind` message on `channel` arrived before the deadline. Messages of channels
     this connection listened to for earlier long-polls may still trail in: they are skipped."""
     while (left := deadline - time.monotonic()) > 0:
@@ -322,11 +322,11 @@ class Store:
         with self._subscription(channel) as pubsub:
             # Read once the subscription is confirmed, so an end published before it is seen
             # in the job and one published after it arrives as a message.
-            if _next(pubsub, "subscribe", channel, deadline):
+            if _await_message(pubsub, "subscribe", channel, deadline):
                 found = self.analysis(analysis_id)
                 if found is None or found.job.status.terminal:
                     return found
-                _next(pubsub, "message", channel, deadline)
+                _await_message(pubsub, "message", channel, deadline)
         return self.analysis(analysis_id)
 
     @contextmanager
