@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench import accuracy
+from bench import accuracy, calibration
 from bench.common import EVAL_DIR, patched, save, table
 from shared.settings import get_settings
 from worker import classify, detect
@@ -30,16 +30,7 @@ STEPS = [
     ("plain: res10 box to landmarks, 1 chip, no calibration", None),
     ("+ landmark box mapped to dlib HOG's", (classify, {"landmark_box": lambda box: box})),
     ("+ second chip (paddings 0.15 and 0.2)", (classify, {"CYDRAL_PADDINGS": (0.2,)})),
-    (
-        "+ monotone age calibration",
-        (
-            classify,
-            {
-                "CYDRAL_AGE_KNOTS": np.array([0.0, 80.0]),
-                "CYDRAL_AGE_CALIBRATED": np.array([0.0, 80.0]),
-            },
-        ),
-    ),
+    ("+ monotone age calibration", (classify, calibration.UNCALIBRATED)),
     (
         "+ corner and shape filters",
         (detect, {"CORNER_OVERHANG": math.inf, "ASPECT_LIMITS": (0.0, math.inf)}),

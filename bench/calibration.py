@@ -27,6 +27,11 @@ from worker import classify
 from worker.pipeline import load_pipeline
 
 Calibration = Callable[[np.ndarray], np.ndarray]
+# The shipped calibration undone: the identity over the network's classes (0 to 80 years).
+UNCALIBRATED = {
+    "CYDRAL_AGE_KNOTS": np.array([0.0, 80.0]),
+    "CYDRAL_AGE_CALIBRATED": np.array([0.0, 80.0]),
+}
 Faces = tuple[np.ndarray, np.ndarray]  # (uncalibrated estimates, true ages)
 
 
@@ -34,8 +39,7 @@ def raw_estimates(eval_dir: Path) -> dict[str, Faces]:
     """The network's age expectation (no calibration) and the truth, per face with a known age."""
     pipeline = load_pipeline(get_settings())
     sets = {}
-    identity = np.array([0.0, 80.0])  # the network's classes span 0 to 80 years
-    with patched(classify, CYDRAL_AGE_KNOTS=identity, CYDRAL_AGE_CALIBRATED=identity):
+    with patched(classify, **UNCALIBRATED):
         for name in ("utkface", "congress"):
             folder = eval_dir / name
             pairs = []

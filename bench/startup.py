@@ -13,8 +13,8 @@ from typing import IO
 
 import requests
 
-from bench.common import REPO, RESULTS, median, save, table
-from bench.stack import LOG
+from bench.common import REPO, median, save, table
+from bench.stack import open_log
 from shared.launcher import child_pids, free_port, start_api, start_redis, start_worker, stop
 
 
@@ -63,27 +63,25 @@ def main(argv: list[str] | None = None) -> int:
         "READFACE_MODEL_DIR": str(REPO / "models"),
         "READFACE_LOG_LEVEL": "WARNING",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log = LOG.open("ab")
-    api = start_api(env, "127.0.0.1", api_port, log=log)
-    url = f"http://127.0.0.1:{api_port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        runs = []
-        for run in range(args.runs):
-            image = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 70 + run])[1]
-            runs.append(one_start(url, env, image.tobytes(), log))
-        api_rss = sum(rss_mb(pid) for pid in [api.pid, *child_pids(api.pid)])
-    finally:
-        stop(api)
-        stop(redis_process)
-        log.close()
+    with open_log() as log:
+        api = start_api(env, "127.0.0.1", api_port, log=log)
+        url = f"http://127.0.0.1:{api_port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+            runs = []
+            for run in range(args.runs):
+                image = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 70 + run])[1]
+                runs.append(one_start(url, env, image.tobytes(), log))
+            api_rss = sum(rss_mb(pid) for pid in [api.pid, *child_pids(api.pid)])
+        finally:
+            stop(api)
+            stop(redis_process)
     rows = [[i + 1, r["first_result_s"], r["main"], r["pool"]] for i, r in enumerate(runs)]
     rows.append(
         [

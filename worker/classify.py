@@ -35,6 +35,7 @@ CYDRAL_AGE_CALIBRATED = np.array([1.0, 11.09, 34.38, 49.3, 65.43, 74.33])
 
 
 def calibrated_years(expectation: float) -> float:
+    """Years for the age network's expectation, through the monotone map above."""
     return float(np.interp(expectation, CYDRAL_AGE_KNOTS, CYDRAL_AGE_CALIBRATED))
 
 
