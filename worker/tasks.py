@@ -12,8 +12,7 @@ from typing import Any
 import cv2
 import redis
 from celery import Task, signals
-from celery.exceptions import SoftTimeLimitExceeded
-from celery.worker.request import Request
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
@@ -68,20 +67,31 @@ def _load_models(**_: Any) -> None:
     pipeline()
 
 
-class AnalyzeRequest(Request):
-    """Runs in the worker's main process, so it sees a hard time limit kill the child."""
-
-    def on_timeout(self, soft: bool, timeout: float) -> None:
-        super().on_timeout(soft, timeout)
-        if not soft:
-            analysis_id = self.args[0]
-            message = f"The analysis took longer than {timeout:g} seconds."
-            if store().fail(analysis_id, FailureCode.TIMEOUT, message):
-                enqueue_callbacks(analysis_id)
-
-
 class AnalyzeTask(Task):
-    Request = AnalyzeRequest
+    def on_failure(
+        self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
+    ) -> None:
+        """An analysis that ends by raising still ends its job, which would otherwise wait,
+        running, until its upload expired. Time limits are timeouts: the soft one when it struck
+        outside the pipeline (reading the upload, marking the job running, in Celery's own code),
+        the hard one always (Celery calls this in the main process once it killed the child).
+        Anything else, such as a Redis error after its retries, is internal."""
+        analysis_id = args[0]
+        if isinstance(exc, SoftTimeLimitExceeded):
+            code, message = FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
+        elif isinstance(exc, TimeLimitExceeded):
+            code, message = FailureCode.TIMEOUT, _took_longer_than(settings.task_hard_time_limit)
+        else:
+            code, message = FailureCode.INTERNAL, UNEXPECTED
+        if store().fail(analysis_id, code, message):
+            enqueue_callbacks(analysis_id)
+
+
+UNEXPECTED = "The analysis failed unexpectedly."
+
+
+def _took_longer_than(seconds: float) -> str:
+    return f"The analysis took longer than {seconds:g} seconds."
 
 
 # A Redis blip while reading the upload or writing the outcome is retried like any other
@@ -107,16 +117,14 @@ def analyze(self: Task, analysis_id: str) -> str:
         ended = jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, error.message)
     except SoftTimeLimitExceeded:
         ended = jobs.fail(
-            analysis_id,
-            FailureCode.TIMEOUT,
-            f"The analysis took longer than {settings.task_soft_time_limit:g} seconds.",
+            analysis_id, FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
         )
     except Exception as error:
         if self.request.retries < settings.analyze_max_retries:
             log.warning("analysis %s failed (%s); retrying", analysis_id, error)
             raise self.retry(countdown=2**self.request.retries, exc=error) from error
         log.exception("analysis %s failed for good", analysis_id)
-        ended = jobs.fail(analysis_id, FailureCode.INTERNAL, "The analysis failed unexpectedly.")
+        ended = jobs.fail(analysis_id, FailureCode.INTERNAL, UNEXPECTED)
     else:
         ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
     if not ended:

@@ -44,12 +44,14 @@ def test_transient_failure_is_requeued_on_resubmit(
 
 
 def test_slow_analysis_times_out_and_a_resubmit_requeues_it() -> None:
-    # A 4096x4096 PNG takes far longer than these limits; whether the soft limit interrupts it or
-    # the hard limit kills the process depends on where it is, and both must end in `timeout`.
+    # A 4096x4096 PNG with 64 faces takes far longer than these limits; whether the soft limit
+    # interrupts it or the hard limit kills the process depends on where it is, and both must end
+    # in `timeout`. The limits leave the attempt time to start (read the upload, mark the job
+    # running) even on a busy machine, so that each run counts as an execution.
     data = encode(astronaut_grid(8, 8), "PNG")
     with running_redis() as server:
         env = service_env(
-            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.05", READFACE_TASK_HARD_TIME_LIMIT="0.1"
+            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.3", READFACE_TASK_HARD_TIME_LIMIT="0.6"
         )
         with running_worker(env), running_api(env) as api:
             wait_ready(api)
@@ -62,6 +64,20 @@ def test_slow_analysis_times_out_and_a_resubmit_requeues_it() -> None:
             assert api.submit(data).status_code == 202
             api.wait_done(analysis_id)
             assert store.counters()["executions"] == executions + 1
+
+
+def test_a_soft_limit_striking_before_the_pipeline_still_ends_the_job() -> None:
+    # 1 ms: the limit strikes in Celery's own code or while the upload is read, outside the
+    # pipeline's handler; the job must end as a timeout, not wait until its upload expires.
+    data = astronaut_jpeg(quality=74)
+    with running_redis() as server:
+        env = service_env(
+            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.001", READFACE_TASK_HARD_TIME_LIMIT="5"
+        )
+        with running_worker(env), running_api(env) as api:
+            wait_ready(api)
+            ended = api.wait_done(api.submit(data).json()["id"], timeout=30)
+            assert ended["status"] == "failed" and ended["error"]["code"] == "timeout"
 
 
 def test_result_of_another_model_pack_is_rerun(api: Api, store: Store) -> None:
