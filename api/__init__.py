@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     # Werkzeug refuses bodies over this before reading them (multipart framing allowance added).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
-    app.config["MAX_FORM_MEMORY_SIZE"] = FORM_OVERHEAD_BYTES
+    # Werkzeug 3.1 applies this to its multipart receive buffer as well as to text fields, so it
+    # must hold a whole upload; the callback field's own, smaller bound is in api/uploads.py.
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
     if settings.proxy_hops:
         # Behind N reverse proxies the client is the Nth X-Forwarded-For entry from the right;
         # rate limits are per client address, so this must be right or everyone shares one.

@@ -36,7 +36,7 @@ def read_upload(request: Request, max_bytes: int) -> Upload:
         if "image" not in files:
             raise BadRequest("The form has no file in the field 'image'.")
         data = files["image"].read(max_bytes + 1)
-        callback_url = form.get("callback_url") or None
+        callback_url = _one_callback_url(form.get("callback_url"), request.args.get("callback_url"))
     elif mimetype in RAW_TYPES:
         data = request.get_data(cache=False)
         callback_url = request.args.get("callback_url") or None
@@ -52,3 +52,10 @@ def read_upload(request: Request, max_bytes: int) -> Upload:
     if len(data) > max_bytes:
         raise TooLarge(f"The upload is larger than the limit of {max_bytes:,} bytes.")
     return Upload(data, callback_url)
+
+
+def _one_callback_url(in_form: str | None, in_query: str | None) -> str | None:
+    """A multipart upload may name its callback in the form or in the query, not both."""
+    if in_form and in_query and in_form != in_query:
+        raise BadRequest("Two different callback URLs: give callback_url in the form or the query.")
+    return in_form or in_query or None

@@ -19,8 +19,9 @@ class Settings:
     model_pack: str = "default"
     result_ttl: int = 7 * DAY_SECONDS
     upload_ttl: int = 3600
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_pixels: int = 40_000_000
+    max_upload_bytes: int = 20 * 1024 * 1024
+    # A 48 MP phone JPEG is 8064x6048; shared/imageinfo.py caps formats decoded at full size lower.
+    max_pixels: int = 50_000_000
     min_face_score: float = 0.5
     api_keys: tuple[str, ...] = ()
     webhook_secret: str = ""
