@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from api import context
 from api.uploads import read_upload
 from shared.callback_urls import check_callback_url
 from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK
-from shared.errors import AnalysisFailed, BadRequest, NotFound, NotReady
+from shared.errors import (
+    AnalysisFailed,
+    BadRequest,
+    InvalidCallback,
+    NotFound,
+    NotReady,
+    RateLimited,
+    ReadfaceError,
+)
 from shared.imageinfo import read_image_info
 from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
 from shared.resource import analysis_resource
-from shared.store import Job, StoredAnalysis
+from shared.store import MAX_CALLBACKS_PER_JOB, Job, StoredAnalysis
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
 MAX_WAIT_SECONDS = 30
+# An analysis takes well under a second a photo: a client over its quota can retry soon.
+QUOTA_RETRY_AFTER_SECONDS = 2
 
 
 def _resource_response(analysis: StoredAnalysis, status: int) -> Response:
@@ -56,7 +66,9 @@ def submit() -> Response:
         callback = {"url": url, "message_id": f"msg_{uuid.uuid4().hex}"}
     analysis_id = analysis_id_for(upload.data)
     store = context.store()
-    claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback)
+    claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback, g.client)
+    if claim.analysis is None:
+        raise _refusal(claim.outcome, settings.max_queued_bytes_per_client)
     if claim.outcome == "claimed":
         try:
             context.celery().send_task(ANALYZE_TASK, args=[analysis_id])
@@ -69,6 +81,19 @@ def submit() -> Response:
             CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
         )
     return _resource_response(claim.analysis, 200 if claim.outcome == "stored" else 202)
+
+
+def _refusal(outcome: str, max_queued_bytes: int) -> ReadfaceError:
+    if outcome == "callbacks_full":
+        return InvalidCallback(
+            f"This analysis is in flight with {MAX_CALLBACKS_PER_JOB} callbacks already, the "
+            "most it takes; poll it instead, or send the callback after it ends."
+        )
+    return RateLimited(
+        f"Your uploads waiting for analysis add up to the limit of {max_queued_bytes:,} bytes; "
+        "send more when some have finished.",
+        retry_after=QUOTA_RETRY_AFTER_SECONDS,
+    )
 
 
 @analyses_bp.get("/<analysis_id>")

@@ -55,10 +55,11 @@ def install_guard(app: Flask) -> None:
             _count_request(str(request.remote_addr))
             raise
         # Clients are told apart by key when keys are on (hashed: keys never reach Redis), else
-        # by address.
-        _count_request(
+        # by address; the rate limit and the queued-upload quota both count per client.
+        g.client = (
             hashlib.sha256(key.encode()).hexdigest()[:16] if key else str(request.remote_addr)
         )
+        _count_request(g.client)
 
     @app.after_request
     def _observe(response: Response) -> Response:

@@ -22,6 +22,8 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     # A 48 MP phone JPEG is 8064x6048; shared/imageinfo.py caps formats decoded at full size lower.
     max_pixels: int = 50_000_000
+    # Five uploads at the size limit may wait per client; beyond that, 429 until some end.
+    max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
     api_keys: tuple[str, ...] = ()
     webhook_secret: str = ""
@@ -62,6 +64,9 @@ def get_settings() -> Settings:
         upload_ttl=int(_env("UPLOAD_TTL") or defaults.upload_ttl),
         max_upload_bytes=int(_env("MAX_UPLOAD_BYTES") or defaults.max_upload_bytes),
         max_pixels=int(_env("MAX_PIXELS") or defaults.max_pixels),
+        max_queued_bytes_per_client=int(
+            _env("MAX_QUEUED_BYTES_PER_CLIENT") or defaults.max_queued_bytes_per_client
+        ),
         min_face_score=float(_env("MIN_FACE_SCORE") or defaults.min_face_score),
         api_keys=tuple(k.strip() for k in keys.split(",") if k.strip()) if keys else (),
         webhook_secret=_env("WEBHOOK_SECRET") or defaults.webhook_secret,

@@ -9,6 +9,9 @@ Keys (prefix from settings, default `readface:`):
 - `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
 - `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued).
 - `rate:{client}:{minute}` fixed-window request counters, 2 minute TTL.
+- `pending:{client}` sorted set of the client's pending uploads (`{id}:{bytes}`, scored by
+  when the upload expires) and `pending_bytes:{client}` their total, upload TTL; the job hash
+  then also holds `client` and `size`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
 if status == 'queued' or status == 'running' then
   if ARGV[3] ~= '' then
     local callbacks = cjson.decode(redis.call('HGET', KEYS[1], 'callbacks') or '[]')
+    if #callbacks >= tonumber(ARGV[7]) then return {'callbacks_full', {}} end
     table.insert(callbacks, cjson.decode(ARGV[3]))
     redis.call('HSET', KEYS[1], 'callbacks', cjson.encode(callbacks))
   end
@@ -51,27 +55,60 @@ if fingerprint == ARGV[1] and (status == 'succeeded' or
     return {'stored', redis.call('HGETALL', KEYS[1]), result}
   end
 end
+local size = string.len(ARGV[6])
+if ARGV[8] ~= '' then
+  local now = tonumber(ARGV[9])
+  -- Uploads that expired unprocessed leave the client's total here, not in a finish step.
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now)
+  for _, member in ipairs(expired) do
+    redis.call('DECRBY', KEYS[8], tonumber(string.match(member, ':(%d+)$')))
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
+  local queued = tonumber(redis.call('GET', KEYS[8]) or '0')
+  if queued + size > tonumber(ARGV[10]) then return {'over_quota', {}} end
+  redis.call('ZADD', KEYS[7], now + tonumber(ARGV[4]), ARGV[11] .. ':' .. size)
+  redis.call('INCRBY', KEYS[8], size)
+  redis.call('EXPIRE', KEYS[7], ARGV[4])
+  redis.call('EXPIRE', KEYS[8], ARGV[4])
+end
 local callbacks = '[]'
 if ARGV[3] ~= '' then callbacks = '[' .. ARGV[3] .. ']' end
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerprint', ARGV[1],
-           'attempts', '0', 'callbacks', callbacks)
+           'attempts', '0', 'callbacks', callbacks, 'client', ARGV[8], 'size', size)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
 redis.call('INCR', KEYS[5])
 return {'claimed', redis.call('HGETALL', KEYS[1])}
 """
 
+# Takes a pending job's upload off its client's queued total (when it ends, is released or is
+# deleted). The client's keys are named from the job hash, so the prefix comes as ARGV[1].
+_UNCOUNT_PENDING = """
+local function uncount_pending(job_key, id, prefix)
+  local client = redis.call('HGET', job_key, 'client')
+  if not client or client == '' then return end
+  local size = redis.call('HGET', job_key, 'size')
+  if redis.call('ZREM', prefix .. 'pending:' .. client, id .. ':' .. size) == 1 then
+    redis.call('DECRBY', prefix .. 'pending_bytes:' .. client, size)
+  end
+end
+"""
+
 # Rolls a claim back when the task could not be sent, so a failed enqueue leaves nothing behind.
-_RELEASE = """
+_RELEASE = (
+    _UNCOUNT_PENDING
+    + """
 if redis.call('HGET', KEYS[1], 'status') == 'queued' and
    redis.call('HGET', KEYS[1], 'created_at') == ARGV[1] then
+  uncount_pending(KEYS[1], ARGV[2], ARGV[3])
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('DECR', KEYS[3])
   return 1
 end
 return 0
 """
+)
 
 # Starts an attempt only while the job is still pending, so a task redelivered after the job
 # ended, or one whose job was deleted meanwhile, does not bring the job back.
@@ -87,9 +124,12 @@ return 1
 # Ends a pending job in one step: outcome, TTLs, upload dropped, counter, long-pollers woken.
 # A job deleted (or already ended) meanwhile stays as it is: DELETE must not be undone by a
 # worker that finishes afterwards.
-_FINISH = """
+_FINISH = (
+    _UNCOUNT_PENDING
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
+uncount_pending(KEYS[1], ARGV[9], ARGV[10])
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2],
            'error_code', ARGV[3], 'error_message', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -102,7 +142,16 @@ redis.call('INCR', KEYS[5])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
 return 1
 """
+)
 
+# Removes every trace of an analysis, and its upload from its client's queued total.
+_DELETE = (
+    _UNCOUNT_PENDING
+    + """
+uncount_pending(KEYS[1], ARGV[1], ARGV[2])
+return redis.call('DEL', unpack(KEYS))
+"""
+)
 
 # One request in a client's current one-minute window; the window's key outlives it a little.
 _COUNT_REQUEST = """
@@ -110,6 +159,10 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
+
+
+# Each joined callback makes the job hash (read on every poll) bigger and its joins slower.
+MAX_CALLBACKS_PER_JOB = 20
 
 
 def _await_message(pubsub: redis.client.PubSub, kind: str, channel: bytes, deadline: float) -> bool:
@@ -171,10 +224,12 @@ class StoredAnalysis:
 @dataclass(frozen=True, slots=True)
 class Claim:
     """The outcome of offering bytes: 'claimed' (enqueue), 'joined' (in flight) or 'stored'
-    (a dedup hit or a permanent failure), and the analysis as it stands after the claim."""
+    (a dedup hit or a permanent failure), and the analysis as it stands after the claim; or,
+    with no analysis, a refusal: 'callbacks_full' (the job in flight has MAX_CALLBACKS_PER_JOB)
+    or 'over_quota' (the client's queued uploads would exceed its limit)."""
 
     outcome: str
-    analysis: StoredAnalysis
+    analysis: StoredAnalysis | None
 
 
 class Store:
@@ -193,6 +248,7 @@ class Store:
         self._release = self.redis.register_script(_RELEASE)
         self._start = self.redis.register_script(_START)
         self._finish = self.redis.register_script(_FINISH)
+        self._delete = self.redis.register_script(_DELETE)
         self._count_request = self.redis.register_script(_COUNT_REQUEST)
         self._local = threading.local()
 
@@ -200,8 +256,15 @@ class Store:
         return f"{self.settings.key_prefix}{kind}:{name}"
 
     def claim(
-        self, analysis_id: str, data: bytes, fingerprint: str, callback: dict | None
+        self,
+        analysis_id: str,
+        data: bytes,
+        fingerprint: str,
+        callback: dict | None,
+        client: str | None = None,
     ) -> Claim:
+        """Offer uploaded bytes (see _CLAIM). A new job's upload counts against the client's
+        queued bytes until the job ends ('over_quota' beyond the limit); None counts nowhere."""
         reply = self._claim(
             keys=[
                 self.key("job", analysis_id),
@@ -210,6 +273,8 @@ class Store:
                 self.key("annotated", analysis_id),
                 self.key("stats", "enqueued"),
                 self.key("stats", "dedup_hits"),
+                self.key("pending", client or ""),
+                self.key("pending_bytes", client or ""),
             ],
             args=[
                 fingerprint,
@@ -218,8 +283,15 @@ class Store:
                 self.settings.upload_ttl,
                 self.settings.result_ttl,
                 data,
+                MAX_CALLBACKS_PER_JOB,
+                client or "",
+                int(time.time()),
+                self.settings.max_queued_bytes_per_client,
+                analysis_id,
             ],
         )
+        if not reply[1]:
+            return Claim(reply[0].decode(), None)
         flat = reply[1]
         job = Job.from_hash(analysis_id, dict(zip(flat[::2], flat[1::2], strict=True)))
         assert job is not None  # the script returns the job it found or wrote
@@ -234,7 +306,7 @@ class Store:
                 self.key("upload", job.id),
                 self.key("stats", "enqueued"),
             ],
-            args=[job.created_at],
+            args=[job.created_at, job.id, self.settings.key_prefix],
         )
 
     def job(self, analysis_id: str) -> Job | None:
@@ -301,14 +373,17 @@ class Store:
                 self.key("done", analysis_id),
                 result,
                 annotated,
+                analysis_id,
+                self.settings.key_prefix,
             ],
         )
         return bool(ended)
 
     def delete(self, analysis_id: str) -> bool:
         """Remove every trace of an analysis; False if there was none."""
-        removed = self.redis.delete(
-            *(self.key(kind, analysis_id) for kind in ("job", "upload", "result", "annotated"))
+        removed = self._delete(
+            keys=[self.key(kind, analysis_id) for kind in ("job", "upload", "result", "annotated")],
+            args=[analysis_id, self.settings.key_prefix],
         )
         return cast(int, removed) > 0
 
