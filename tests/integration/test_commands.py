@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from shared.launcher import free_port
-from tests.conftest import MODEL_DIR, REPO
+from tests.conftest import REPO
 from tests.images import astronaut_jpeg
 from tests.service import Api, poll
 
@@ -75,38 +80,58 @@ def processes_with_marker(marker: str) -> list[int]:
     return found
 
 
-def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "READFACE_REDIS_URL"}
-    env.update(
-        {
-            "READFACE_MODEL_DIR": str(MODEL_DIR),
-            "PYTHONPATH": str(REPO),
-            marker.split("=")[0]: marker.split("=")[1],
-        }
-    )
-    log = tmp_path / "up.log"  # a file, not a pipe: nobody would drain a pipe while we poll
+READFACE = str(Path(sys.executable).with_name("readface"))  # the console script users run
+
+
+def start_up(folder: Path, marker: str, **settings: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """`readface up` started in a folder outside the checkout, as a user would, with no
+    READFACE_MODEL_DIR: the model files must be found all the same."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("READFACE_REDIS_URL", "READFACE_MODEL_DIR")
+    }
+    env.update({"READFACE_DATA_DIR": str(folder / "data"), **settings})
+    env.update([marker.split("=")])
+    log = folder / "up.log"  # a file, not a pipe: nobody would drain a pipe while we poll
     with log.open("wb") as sink:
         up = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "up", "--port", str(port), "--workers", "1"],
-            cwd=tmp_path,
+            [READFACE, "up", "--port", str(free_port()), "--workers", "1"],
+            cwd=folder,
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
+    return up, log
+
+
+@contextmanager
+def cleaned_up(up: subprocess.Popen[bytes], marker: str) -> Iterator[None]:
     try:
+        yield
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+        for pid in processes_with_marker(marker):  # only if the test failed half-way
+            os.kill(pid, signal.SIGKILL)
 
-        def ready() -> bool:
-            assert up.poll() is None, log.read_text()
-            try:
-                return requests.get(f"{url}/readyz", timeout=5).status_code == 200
-            except requests.ConnectionError:
-                return False
 
-        poll(ready, 90, "readface up to be ready", every=0.2)
+def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+    up, log = start_up(tmp_path, marker)
+    with cleaned_up(up, marker):
+        serving = poll(
+            lambda: re.search(r"serving on (\S+)", log.read_text()) or up.poll() is not None,
+            120,
+            "readface up to say it is serving",
+            every=0.2,
+        )
+        assert up.poll() is None, log.read_text()
+        url = serving.group(1).rstrip("/")  # type: ignore[union-attr]
+        # "serving on" comes once the whole stack is ready, not before.
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
         submitted = requests.post(
             f"{url}/v1/analyses",
             data=astronaut_jpeg(quality=63),
@@ -122,10 +147,34 @@ def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0, log.read_text()
         assert processes_with_marker(marker) == []
-        assert list((tmp_path / "var" / "redis").iterdir())  # append-only data on disk
-    finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
-        for pid in processes_with_marker(marker):  # only if the test failed half-way
-            os.kill(pid, signal.SIGKILL)
+        assert list((tmp_path / "data" / "redis").iterdir())  # append-only data on disk
+
+
+def test_up_keeps_its_redis_private(tmp_path: Path) -> None:
+    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+    up, log = start_up(tmp_path, marker)
+    with cleaned_up(up, marker):
+        found = poll(
+            lambda: re.search(r"embedded Redis on 127.0.0.1:(\d+)", log.read_text()),
+            60,
+            "readface up to start its Redis",
+        )
+        port = int(found.group(1))  # type: ignore[union-attr]
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port).set("intruder", "x")
+        data = tmp_path / "data" / "redis"
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        files = [p for p in data.rglob("*") if p.is_file()]
+        assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+        assert "password" in log.read_text() and "requirepass" not in log.read_text()
+
+
+def test_up_says_the_worker_refused_and_never_that_it_serves(tmp_path: Path) -> None:
+    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+    (tmp_path / "empty").mkdir()
+    up, log = start_up(tmp_path, marker, READFACE_MODEL_DIR=str(tmp_path / "empty"))
+    with cleaned_up(up, marker):
+        assert up.wait(timeout=120) == 1
+        output = log.read_text()
+        assert "missing" in output and "worker exited before the service was ready" in output
+        assert "serving on" not in output

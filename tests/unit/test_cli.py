@@ -84,3 +84,20 @@ def test_analyze_refuses_to_run_on_a_broken_pack(tmp_path: Path) -> None:
     run = readface("analyze", str(image), model_dir=tmp_path)
     assert run.returncode == 1
     assert "res10_300x300_ssd_iter_140000.caffemodel: missing" in run.stderr
+
+
+def test_analyze_finds_the_models_from_any_directory(tmp_path: Path) -> None:
+    """The installed command, started outside the checkout with no READFACE_MODEL_DIR."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg())
+    env = {k: v for k, v in os.environ.items() if k != "READFACE_MODEL_DIR"}
+    run = subprocess.run(
+        [str(Path(sys.executable).with_name("readface")), "analyze", photo.name],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(run.stdout)["faces"]) == 1
