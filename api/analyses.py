@@ -22,7 +22,7 @@ from shared.errors import (
 from shared.imageinfo import read_image_info
 from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
 from shared.resource import analysis_resource
-from shared.store import MAX_CALLBACKS_PER_JOB, Job, StoredAnalysis
+from shared.store import MAX_CALLBACKS_PER_JOB, ClaimOutcome, Job, StoredAnalysis
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
 MAX_WAIT_SECONDS = 30
@@ -69,22 +69,22 @@ def submit() -> Response:
     claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback, g.client)
     if claim.analysis is None:
         raise _refusal(claim.outcome, settings.max_queued_bytes_per_client)
-    if claim.outcome == "claimed":
+    if claim.outcome is ClaimOutcome.CLAIMED:
         try:
             context.celery().send_task(ANALYZE_TASK, args=[analysis_id])
         except Exception:
             store.release(claim.analysis.job)
             raise
-    elif claim.outcome == "stored" and callback is not None:
+    elif claim.outcome is ClaimOutcome.STORED and callback is not None:
         # the analysis is done: deliver to the new URL at once
         context.celery().send_task(
             CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
         )
-    return _resource_response(claim.analysis, 200 if claim.outcome == "stored" else 202)
+    return _resource_response(claim.analysis, 200 if claim.outcome is ClaimOutcome.STORED else 202)
 
 
-def _refusal(outcome: str, max_queued_bytes: int) -> ReadfaceError:
-    if outcome == "callbacks_full":
+def _refusal(outcome: ClaimOutcome, max_queued_bytes: int) -> ReadfaceError:
+    if outcome is ClaimOutcome.CALLBACKS_FULL:
         return InvalidCallback(
             f"This analysis is in flight with {MAX_CALLBACKS_PER_JOB} callbacks already, the "
             "most it takes; poll it instead, or send the callback after it ends."

@@ -1,0 +1,50 @@
+"""The Redis store: every key name, TTL and atomic step of readface lives in this package.
+
+`keys` names the keys and their lifetimes, `scripts` holds the Lua that makes each job step
+atomic, and the Store is assembled from one part per concern: jobs (`jobs`), waiting for
+them to end (`longpoll`), and counters and rate windows (`counters`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from shared.settings import Settings
+from shared.store import scripts
+from shared.store.counters import Counters
+from shared.store.keys import MAX_CALLBACKS_PER_JOB
+from shared.store.longpoll import LongPolls
+from shared.store.records import Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+
+__all__ = [
+    "MAX_CALLBACKS_PER_JOB",
+    "Claim",
+    "ClaimOutcome",
+    "Job",
+    "Store",
+    "StoredAnalysis",
+    "utc_now",
+]
+
+
+class Store(LongPolls, Counters):
+    """Every read and write readface makes to Redis.
+
+    redis-py types every reply as `Awaitable | Any` (one signature for sync and async clients);
+    the casts in its parts say what this synchronous client returns.
+    """
+
+    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.redis = client or redis.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        )
+        self._claim = self.redis.register_script(scripts.CLAIM)
+        self._release = self.redis.register_script(scripts.RELEASE)
+        self._start = self.redis.register_script(scripts.START)
+        self._finish = self.redis.register_script(scripts.FINISH)
+        self._delete = self.redis.register_script(scripts.DELETE)
+        self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
+        self._local = threading.local()

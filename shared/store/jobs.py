@@ -1,0 +1,162 @@
+"""Jobs: offering bytes, starting, ending and deleting an analysis, each one atomic step."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, cast
+
+from redis.commands.core import Script
+
+from shared.jobs import FailureCode, JobStatus
+from shared.store.keys import ANALYSIS_KEY_KINDS, MAX_CALLBACKS_PER_JOB, KeyedStore
+from shared.store.records import Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+
+
+class JobSteps(KeyedStore):
+    """The job half of the Store (the Store registers the scripts)."""
+
+    _claim: Script
+    _release: Script
+    _start: Script
+    _finish: Script
+    _delete: Script
+
+    def claim(
+        self,
+        analysis_id: str,
+        data: bytes,
+        fingerprint: str,
+        callback: dict | None,
+        client: str | None = None,
+    ) -> Claim:
+        """Offer uploaded bytes (see _CLAIM). A new job's upload counts against the client's
+        queued bytes until the job ends ('over_quota' beyond the limit); None counts nowhere."""
+        reply = self._claim(
+            keys=[
+                self.key("job", analysis_id),
+                self.key("upload", analysis_id),
+                self.key("result", analysis_id),
+                self.key("annotated", analysis_id),
+                self.key("stats", "enqueued"),
+                self.key("stats", "dedup_hits"),
+                self.key("pending", client or ""),
+                self.key("pending_bytes", client or ""),
+            ],
+            args=[
+                fingerprint,
+                utc_now(),
+                json.dumps(callback) if callback else "",
+                self.settings.upload_ttl,
+                self.settings.result_ttl,
+                data,
+                MAX_CALLBACKS_PER_JOB,
+                client or "",
+                int(time.time()),
+                self.settings.max_queued_bytes_per_client,
+                analysis_id,
+            ],
+        )
+        outcome = ClaimOutcome(reply[0].decode())
+        if not reply[1]:
+            return Claim(outcome, None)
+        flat = reply[1]
+        job = Job.from_hash(analysis_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        assert job is not None  # the script returns the job it found or wrote
+        result = json.loads(reply[2]) if len(reply) > 2 and reply[2] else None
+        return Claim(outcome, StoredAnalysis(job, result))
+
+    def release(self, job: Job) -> None:
+        """Undo a claim whose task could not be enqueued."""
+        self._release(
+            keys=[
+                self.key("job", job.id),
+                self.key("upload", job.id),
+                self.key("stats", "enqueued"),
+            ],
+            args=[job.created_at, job.id, self.settings.key_prefix],
+        )
+
+    def job(self, analysis_id: str) -> Job | None:
+        raw = cast(dict[bytes, bytes], self.redis.hgetall(self.key("job", analysis_id)))
+        return Job.from_hash(analysis_id, raw)
+
+    def analysis(self, analysis_id: str) -> StoredAnalysis | None:
+        """The job and its result, read together in one round trip; None if there is no job."""
+        with self.redis.pipeline() as pipe:
+            pipe.hgetall(self.key("job", analysis_id))
+            pipe.get(self.key("result", analysis_id))
+            raw, result = pipe.execute()
+        job = Job.from_hash(analysis_id, raw)
+        if job is None:
+            return None
+        stored = json.loads(result) if result and job.status is JobStatus.SUCCEEDED else None
+        return StoredAnalysis(job, stored)
+
+    def upload(self, analysis_id: str) -> bytes | None:
+        return cast(bytes | None, self.redis.get(self.key("upload", analysis_id)))
+
+    def annotated(self, analysis_id: str) -> bytes | None:
+        return cast(bytes | None, self.redis.get(self.key("annotated", analysis_id)))
+
+    def mark_running(self, analysis_id: str) -> bool:
+        """Queued (or redelivered running) job → running; False if the job is gone or ended."""
+        started = self._start(
+            keys=[self.key("job", analysis_id), self.key("stats", "executions")], args=[utc_now()]
+        )
+        return bool(started)
+
+    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> bool:
+        """Store the result and annotated image, end the job, drop the upload, wake pollers."""
+        return self._end(analysis_id, JobStatus.SUCCEEDED, "", "", json.dumps(result), annotated)
+
+    def fail(self, analysis_id: str, code: FailureCode, message: str) -> bool:
+        """End the job as failed with a contract error code; wake pollers."""
+        return self._end(analysis_id, JobStatus.FAILED, code.value, message)
+
+    def _end(
+        self,
+        analysis_id: str,
+        status: JobStatus,
+        error_code: str,
+        error_message: str,
+        result: str = "",
+        annotated: bytes = b"",
+    ) -> bool:
+        """False when the job was deleted or had already ended (nothing is written then)."""
+        ended = self._finish(
+            keys=[
+                self.key("job", analysis_id),
+                self.key("upload", analysis_id),
+                self.key("result", analysis_id),
+                self.key("annotated", analysis_id),
+                self.key("stats", status.value),
+            ],
+            args=[
+                status.value,
+                utc_now(),
+                error_code,
+                error_message,
+                self.settings.result_ttl,
+                self.key("done", analysis_id),
+                result,
+                annotated,
+                analysis_id,
+                self.settings.key_prefix,
+            ],
+        )
+        return bool(ended)
+
+    def delete(self, analysis_id: str) -> bool:
+        """Remove every trace of an analysis; False if there was none."""
+        removed = self._delete(
+            keys=[self.key(kind, analysis_id) for kind in ANALYSIS_KEY_KINDS],
+            args=[analysis_id, self.settings.key_prefix],
+        )
+        return cast(int, removed) > 0
+
+    def scan_keys(self, analysis_id: str | None = None) -> Iterator[bytes]:
+        """Every key under the prefix (or one analysis's keys), for tests and audits."""
+        pattern = f"{self.settings.key_prefix}*{analysis_id or ''}*"
+        yield from self.redis.scan_iter(match=pattern, count=500)

@@ -1,0 +1,41 @@
+"""Every key readface writes to Redis, and how long each lives.
+
+Keys (prefix from settings, default `readface:`):
+- `job:{id}` hash: status, created_at, started_at, finished_at, attempts, error_code,
+  error_message, fingerprint (model pack), callbacks (JSON list of {url, message_id}), and while
+  pending the uploading client and the upload's size; the upload TTL before it ends, the result
+  TTL after.
+- `upload:{id}` raw bytes, upload TTL, deleted once processed.
+- `result:{id}` result JSON and `annotated:{id}` JPEG, result TTL.
+- `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
+- `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued).
+- `rate:{client}:{minute}` fixed-window request counters, RATE_WINDOW_TTL.
+- `pending:{client}` sorted set of the client's pending uploads (`{id}:{bytes}`, scored by
+  when the upload expires) and `pending_bytes:{client}` their total, upload TTL.
+
+The upload and result TTLs are settings (READFACE_UPLOAD_TTL, READFACE_RESULT_TTL).
+"""
+
+from __future__ import annotations
+
+import redis
+
+from shared.settings import Settings
+
+# A one-minute rate window's counter outlives its minute a little, for clocks a bit apart.
+RATE_WINDOW_SECONDS = 60
+RATE_WINDOW_TTL = 120
+# Each joined callback makes the job hash (read on every poll) bigger and its joins slower.
+MAX_CALLBACKS_PER_JOB = 20
+# Every kind of key an analysis has; DELETE removes them all.
+ANALYSIS_KEY_KINDS = ("job", "upload", "result", "annotated")
+
+
+class KeyedStore:
+    """What every part of the Store has: the settings, the connection and the key names."""
+
+    settings: Settings
+    redis: redis.Redis
+
+    def key(self, kind: str, name: str) -> str:
+        return f"{self.settings.key_prefix}{kind}:{name}"

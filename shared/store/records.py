@@ -1,0 +1,76 @@
+"""What the store reads and returns: jobs, analyses and the outcome of offering bytes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.jobs import JobStatus
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with milliseconds and a Z, as the contract shows."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One analysis as stored (see keys.py)."""
+
+    id: str
+    status: JobStatus
+    created_at: str
+    finished_at: str | None
+    fingerprint: str
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+    callbacks: list[dict[str, str]]
+
+    @classmethod
+    def from_hash(cls, analysis_id: str, raw: dict[bytes, bytes]) -> Job | None:
+        """The job from its Redis hash; None when there is no job."""
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        if "status" not in fields:
+            return None
+        return cls(
+            id=analysis_id,
+            status=JobStatus(fields["status"]),
+            created_at=fields.get("created_at", ""),
+            finished_at=fields.get("finished_at") or None,
+            fingerprint=fields.get("fingerprint", ""),
+            attempts=int(fields.get("attempts", "0")),
+            error_code=fields.get("error_code") or None,
+            error_message=fields.get("error_message") or None,
+            callbacks=json.loads(fields.get("callbacks") or "[]"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnalysis:
+    """A job and, once it succeeded, its result: what the analysis resource is built from."""
+
+    job: Job
+    result: dict[str, Any] | None
+
+
+class ClaimOutcome(StrEnum):
+    """What offering bytes did (the words the claim script returns)."""
+
+    CLAIMED = "claimed"  # a new job: enqueue it
+    JOINED = "joined"  # the same bytes are in flight; the callback, if any, joined them
+    STORED = "stored"  # a dedup hit, or a stored permanent failure
+    CALLBACKS_FULL = "callbacks_full"  # refused: the job in flight has its most callbacks
+    OVER_QUOTA = "over_quota"  # refused: the client's queued uploads would pass its limit
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of offering bytes and the analysis as it stands after the claim (None when
+    the offer was refused)."""
+
+    outcome: ClaimOutcome
+    analysis: StoredAnalysis | None
