@@ -8,9 +8,8 @@ face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time augmentation) 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,59 +17,56 @@ import cv2
 import numpy as np
 
 from bench import accuracy, calibration
-from bench.common import EVAL_DIR, patched, save, table
+from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
-from worker import classify, detect
-from worker.classify import FaceInputs
 from worker.faces import FaceAttributes, FaceBox
+from worker.models.base import AttributeModel, FaceInputs
+from worker.options import SHIPPED, PipelineOptions
 from worker.pipeline import Pipeline, load_pipeline
 
-# Each step undoes one choice; a variant undoes every step after it.
-STEPS = [
-    ("plain: res10 box to landmarks, 1 chip, no calibration", None),
-    ("+ landmark box mapped to dlib HOG's", (classify, {"landmark_box": lambda box: box})),
-    ("+ second chip (paddings 0.15 and 0.2)", (classify, {"CYDRAL_PADDINGS": (0.2,)})),
-    ("+ monotone age calibration", (classify, calibration.UNCALIBRATED)),
-    (
-        "+ corner and shape filters",
-        (detect, {"CORNER_OVERHANG": math.inf, "ASPECT_LIMITS": (0.0, math.inf)}),
-    ),
-    ("+ closer look at weak candidates (shipped)", (detect, {"CANDIDATE_SCORE": 1.0})),
+# Each step undoes one choice (the options it changes); a variant undoes every step after it.
+STEPS: list[tuple[str, dict[str, Any]]] = [
+    ("plain: res10 box to landmarks, 1 chip, no calibration", {}),
+    ("+ landmark box mapped to dlib HOG's", {"hog_box": False}),
+    ("+ second chip (paddings 0.15 and 0.2)", {"cydral_paddings": (0.2,)}),
+    ("+ monotone age calibration", calibration.UNCALIBRATED),
+    ("+ corner and shape filters", {"corner_overhang": math.inf, "aspect_limits": (0.0, math.inf)}),
+    ("+ closer look at weak candidates (shipped)", {"candidate_score": 1.0}),
 ]
 
 
 class Mirrored:
     """An attribute model that also classifies every chip's mirror image and averages them."""
 
-    def __init__(self, model: classify.AttributeModel) -> None:
+    def __init__(self, model: AttributeModel) -> None:
         self.model = model
         self.gender_net, self.age_net = model.gender_net, model.age_net
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
         inputs = self.model.prepare(image, faces)
-        return FaceInputs(_with_mirrors(inputs.gender), _with_mirrors(inputs.age))
+        return FaceInputs(
+            _with_mirrors(inputs.gender, inputs.views),
+            _with_mirrors(inputs.age, inputs.views),
+            2 * inputs.views,
+        )
 
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
-        # the model averages each face's CYDRAL_PADDINGS views: twice as many now
-        with patched(classify, CYDRAL_PADDINGS=classify.CYDRAL_PADDINGS * 2):
-            return self.model.classify(inputs)
+        return self.model.classify(inputs)
 
 
-def _with_mirrors(batch: np.ndarray) -> np.ndarray:
+def _with_mirrors(batch: np.ndarray, views: int) -> np.ndarray:
     """Per face, its chips, then their mirror images (NCHW, faces in order)."""
-    faces = batch.reshape(-1, len(classify.CYDRAL_PADDINGS), *batch.shape[1:])
+    faces = batch.reshape(-1, views, *batch.shape[1:])
     both = np.concatenate([faces, faces[..., ::-1]], axis=1)
     return np.ascontiguousarray(both.reshape(-1, *batch.shape[1:]))
 
 
-@contextmanager
-def undone(steps: int) -> Iterator[None]:
-    """The pipeline with every step after the first `steps` undone."""
-    with ExitStack() as stack:
-        for _, change in STEPS[steps:]:
-            if change is not None:
-                stack.enter_context(patched(change[0], **change[1]))
-        yield
+def undone(steps: int) -> PipelineOptions:
+    """The shipped options with every step after the first `steps` undone."""
+    changes: dict[str, Any] = {}
+    for _, change in STEPS[steps:]:
+        changes.update(change)
+    return dataclasses.replace(SHIPPED, **changes)
 
 
 def measured(name: str, pipeline: Pipeline, eval_dir: Path) -> dict[str, Any]:
@@ -93,15 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # as in a worker process
-    pipeline = load_pipeline(get_settings())
+    settings = get_settings()
     results = []
-    for count in range(1, len(STEPS) + 1):
-        with undone(count):
-            results.append(measured(STEPS[count - 1][0], pipeline, args.eval_dir))
-    shipped = pipeline.attributes
-    pipeline.attributes = Mirrored(shipped)
+    for count, (name, _) in enumerate(STEPS, start=1):
+        pipeline = load_pipeline(settings, verified=count > 1, options=undone(count))
+        results.append(measured(name, pipeline, args.eval_dir))
+    pipeline.attributes = Mirrored(pipeline.attributes)  # the last variant undoes nothing
     results.append(measured("shipped + mirrored chips (both networks)", pipeline, args.eval_dir))
-    pipeline.attributes = shipped
     rows = [[*accuracy.summary_row(r), r["ms_per_face"]] for r in results]
     print(
         table(

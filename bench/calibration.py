@@ -13,6 +13,7 @@ utkface today, to compare with the shipped one after the pipeline changes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,35 +22,32 @@ import numpy as np
 from scipy.optimize import isotonic_regression
 
 from bench import accuracy
-from bench.common import EVAL_DIR, patched, save, table
+from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
-from worker import classify
+from worker.options import SHIPPED
 from worker.pipeline import load_pipeline
 
 Calibration = Callable[[np.ndarray], np.ndarray]
-# The shipped calibration undone: the identity over the network's classes (0 to 80 years).
-UNCALIBRATED = {
-    "CYDRAL_AGE_KNOTS": np.array([0.0, 80.0]),
-    "CYDRAL_AGE_CALIBRATED": np.array([0.0, 80.0]),
-}
+# The shipped calibration undone (options to replace): the identity over the network's classes
+# (0 to 80 years).
+UNCALIBRATED: dict[str, Any] = {"age_knots": (0.0, 80.0), "age_calibrated": (0.0, 80.0)}
 Faces = tuple[np.ndarray, np.ndarray]  # (uncalibrated estimates, true ages)
 
 
 def raw_estimates(eval_dir: Path) -> dict[str, Faces]:
     """The network's age expectation (no calibration) and the truth, per face with a known age."""
-    pipeline = load_pipeline(get_settings())
+    pipeline = load_pipeline(get_settings(), options=dataclasses.replace(SHIPPED, **UNCALIBRATED))
     sets = {}
-    with patched(classify, **UNCALIBRATED):
-        for name in ("utkface", "congress"):
-            folder = eval_dir / name
-            pairs = []
-            for row in accuracy.labels(folder):
-                truth = accuracy.true_age(folder, row)
-                faces = pipeline.analyze(accuracy.photo_bytes(folder, row)).result["faces"]
-                if truth is not None and faces:
-                    pairs.append((faces[0]["age"]["years"], truth))
-            estimates, truths = np.array(pairs).T
-            sets[name] = (estimates, truths)
+    for name in ("utkface", "congress"):
+        folder = eval_dir / name
+        pairs = []
+        for row in accuracy.labels(folder):
+            truth = accuracy.true_age(folder, row)
+            faces = pipeline.analyze(accuracy.photo_bytes(folder, row)).result["faces"]
+            if truth is not None and faces:
+                pairs.append((faces[0]["age"]["years"], truth))
+        estimates, truths = np.array(pairs).T
+        sets[name] = (estimates, truths)
     return sets
 
 
@@ -62,16 +60,16 @@ def monotone_knots(faces: Faces) -> np.ndarray:
     """Isotonic regression of true age on estimate, sampled at the shipped knots."""
     order = np.argsort(faces[0])
     fitted = isotonic_regression(faces[1][order]).x
-    return np.interp(classify.CYDRAL_AGE_KNOTS, faces[0][order], fitted)
+    return np.interp(SHIPPED.age_knots, faces[0][order], fitted)
 
 
 def monotone(faces: Faces) -> Calibration:
     calibrated = monotone_knots(faces)
-    return lambda years: np.interp(years, classify.CYDRAL_AGE_KNOTS, calibrated)
+    return lambda years: np.interp(years, SHIPPED.age_knots, calibrated)
 
 
 def shipped(years: np.ndarray) -> np.ndarray:
-    return np.interp(years, classify.CYDRAL_AGE_KNOTS, classify.CYDRAL_AGE_CALIBRATED)
+    return np.interp(years, SHIPPED.age_knots, SHIPPED.age_calibrated)
 
 
 def scores(calibrate: Calibration, faces: Faces) -> list[float]:

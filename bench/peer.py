@@ -27,7 +27,7 @@ def workloads(eval_dir: Path, portraits: int) -> dict[str, list[bytes]]:
     }
 
 
-def rate(analyse, images: list[bytes], rounds: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def rate(analyse: accuracy.Analyse, images: list[bytes], rounds: int) -> tuple[float, int]:
     faces = sum(len(analyse(image)) for image in images)  # warm-up, and the face count
     started = time.perf_counter()
     for _ in range(rounds):

@@ -24,7 +24,8 @@ from bench.common import EVAL_DIR, median, save, table
 from shared.settings import get_settings
 from worker.align import landmark_box
 from worker.annotate import JPEG_QUALITY
-from worker.detect import detect_faces
+from worker.models.engine import Network
+from worker.models.res10 import Res10Detector
 from worker.pipeline import Pipeline, load_pipeline
 
 STAGES = ("decode", "detect", "align", "classify", "annotate", "total")
@@ -36,23 +37,16 @@ def elapsed_ms(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def forward(net: cv2.dnn.Net, batch: np.ndarray) -> np.ndarray:
-    net.setInput(batch)
-    return net.forward()
+class RecordingNetwork:
+    """Stands in for the detector's Network and keeps every input it is given."""
 
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.inputs: list[np.ndarray] = []
 
-class RecordingNet:
-    """Stands in for the detector's cv2.dnn.Net and keeps every input it is given."""
-
-    def __init__(self, net: cv2.dnn.Net) -> None:
-        self.net, self.inputs = net, []
-
-    def setInput(self, blob: np.ndarray) -> None:  # cv2.dnn.Net's name
-        self.inputs.append(blob)
-        self.net.setInput(blob)
-
-    def forward(self) -> np.ndarray:
-        return self.net.forward()
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.inputs.append(batch)
+        return self.network.run(batch)
 
 
 def bare_parts(pipeline: Pipeline, encoded: bytes) -> dict[str, Callable[[], object]]:
@@ -61,17 +55,19 @@ def bare_parts(pipeline: Pipeline, encoded: bytes) -> dict[str, Callable[[], obj
     on this image's batch, the annotated JPEG's encode; and, apart, the landmark model (an
     inference too, though not one of the issue's unavoidable parts)."""
     image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
-    recorder = RecordingNet(pipeline.detector)
-    faces = detect_faces(recorder, image, pipeline.min_face_score)
+    detector = pipeline.detector
+    assert isinstance(detector, Res10Detector)
+    recorder = RecordingNetwork(detector.network)
+    faces = Res10Detector(recorder, detector.options).detect(image, pipeline.min_face_score)
     inputs = pipeline.attributes.prepare(image, faces)
     nets = (pipeline.attributes.gender_net, pipeline.attributes.age_net)
     landmarker = getattr(pipeline.attributes, "landmarker", None)
-    boxes = [landmark_box(face) for face in faces] if landmarker is not None else []
+    boxes = [landmark_box(face, detector.options) for face in faces] if landmarker else []
     return {
         "decode": lambda: cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR),
-        "detector forwards": lambda: [forward(pipeline.detector, b) for b in recorder.inputs],
+        "detector forwards": lambda: [detector.network.run(b) for b in recorder.inputs],
         "classifier forwards": lambda: [
-            forward(net, batch)
+            net.run(batch)
             for net, batch in zip(nets, (inputs.gender, inputs.age), strict=True)
             if batch.shape[0]
         ],

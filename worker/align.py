@@ -12,6 +12,7 @@ import dlib
 import numpy as np
 
 from worker.faces import FaceBox
+from worker.options import PipelineOptions
 
 CHIP_PADDING = 0.2
 
@@ -33,20 +34,15 @@ _FIVE_POINT_TEMPLATE = np.array(
 _PYRAMID_SHIFT = np.array([0.25, -0.25])
 
 
-# dlib's five-point model was trained on dlib HOG-detector boxes, which are square, a little
-# smaller than res10's and lower on the face. Fitted on the 530 faces of ../shared/eval
-# (congress, utkface) where both detectors fire: centre offset in units of the res10 box's mean
-# side, and side ratio (`python -m bench.accuracy` measures the effect).
-HOG_BOX_SHIFT = (0.004, 0.064)
-HOG_BOX_SIDE = 0.955
-
-
-def landmark_box(box: FaceBox) -> FaceBox:
-    """The box dlib's HOG detector would most likely have drawn around the same face."""
+def landmark_box(box: FaceBox, options: PipelineOptions) -> FaceBox:
+    """The box dlib's HOG detector would most likely have drawn around the same face (the box
+    the landmark model was trained on), or the box itself when the options say so."""
+    if not options.hog_box:
+        return box
     mean_side = (box.width + box.height) / 2
-    side = round(HOG_BOX_SIDE * mean_side)
-    centre_x = box.x + box.width / 2 + HOG_BOX_SHIFT[0] * mean_side
-    centre_y = box.y + box.height / 2 + HOG_BOX_SHIFT[1] * mean_side
+    side = round(options.hog_box_side * mean_side)
+    centre_x = box.x + box.width / 2 + options.hog_box_shift[0] * mean_side
+    centre_y = box.y + box.height / 2 + options.hog_box_shift[1] * mean_side
     return FaceBox(round(centre_x - side / 2), round(centre_y - side / 2), side, side, box.score)
 
 

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from shared.manifest import Pack, load_pack
 from shared.settings import Settings
 from worker.annotate import annotate, encode_jpeg
-from worker.classify import AttributeModel, CydralModel, LeviHassnerModel
 from worker.decode import DecodedImage, decode_image
-from worker.detect import detect_faces
 from worker.faces import FaceAttributes, FaceBox
+from worker.models import PackModels, load_models
+from worker.options import SHIPPED, PipelineOptions
 from worker.packs import verify_pack
 
 
@@ -29,46 +26,22 @@ class Analysis:
     annotated_jpeg: bytes
 
 
-def _cydral(directory: Path, roles: dict[str, str]) -> AttributeModel:
-    return CydralModel(
-        directory / roles["landmarks"], directory / roles["gender"], directory / roles["age"]
-    )
-
-
-def _levi_hassner(directory: Path, roles: dict[str, str]) -> AttributeModel:
-    return LeviHassnerModel(
-        directory / roles["gender_config"],
-        directory / roles["gender"],
-        directory / roles["age_config"],
-        directory / roles["age"],
-    )
-
-
-_MODEL_KINDS: dict[str, Callable[[Path, dict[str, str]], AttributeModel]] = {
-    "cydral": _cydral,
-    "levi-hassner": _levi_hassner,
-}
-
-
 class Pipeline:
     """A verified, loaded model pack and the settings that shape its output."""
 
-    def __init__(self, pack: Pack, model_dir: Path, min_face_score: float, max_pixels: int) -> None:
-        if pack.kind not in _MODEL_KINDS:
-            raise ValueError(f"model pack {pack.name!r} has unknown kind {pack.kind!r}")
+    def __init__(
+        self, pack: Pack, models: PackModels, min_face_score: float, max_pixels: int
+    ) -> None:
         self.pack = pack
+        self.detector = models.detector
+        self.attributes = models.attributes
         self.min_face_score = min_face_score
         self.max_pixels = max_pixels
-        self.detector = cv2.dnn.readNetFromCaffe(
-            str(model_dir / pack.roles["detector_config"]),
-            str(model_dir / pack.roles["detector_weights"]),
-        )
-        self.attributes = _MODEL_KINDS[pack.kind](model_dir, pack.roles)
 
     def warm_up(self) -> None:
         """One forward pass through every network, so the first real image is not the slow one."""
         image = np.full((160, 160, 3), 128, dtype=np.uint8)
-        detect_faces(self.detector, image, 1.0)
+        self.detector.detect(image, 1.0)
         self.attributes.classify(self.attributes.prepare(image, [FaceBox(40, 40, 80, 80, 1.0)]))
 
     def analyze(self, data: bytes) -> Analysis:
@@ -85,7 +58,7 @@ class Pipeline:
         start = clock
         image = decode_image(data, self.max_pixels)
         lap("decode")
-        faces = detect_faces(self.detector, image.pixels, self.min_face_score)
+        faces = self.detector.detect(image.pixels, self.min_face_score)
         lap("detect")
         inputs = self.attributes.prepare(image.pixels, faces)
         lap("align")
@@ -130,18 +103,18 @@ def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:
 
 
 def load_pipeline(
-    settings: Settings, pack_name: str | None = None, verified: bool = False
+    settings: Settings,
+    pack_name: str | None = None,
+    verified: bool = False,
+    options: PipelineOptions = SHIPPED,
 ) -> Pipeline:
-    """Load the pack named (or the configured one), warmed up and ready; its files are verified
-    first unless the caller already did (a worker verifies once, before its processes fork)."""
+    """Load the pack named (or the configured one) with the accuracy choices of `options`, warmed
+    up and ready; its files are verified first unless the caller already did (a worker verifies
+    once, before its processes fork)."""
     pack = load_pack(pack_name or settings.model_pack)
     if not verified:
         verify_pack(pack, settings.model_dir)
-    pipeline = Pipeline(
-        pack,
-        settings.model_dir,
-        settings.min_face_score,
-        settings.max_pixels,
-    )
+    models = load_models(pack, settings.model_dir, options)
+    pipeline = Pipeline(pack, models, settings.min_face_score, settings.max_pixels)
     pipeline.warm_up()
     return pipeline

@@ -7,13 +7,8 @@ import numpy as np
 import pytest
 
 from tests.images import astronaut_rgb
-from worker.detect import (
-    DETECTOR_INPUT,
-    _detections,
-    _face_shaped,
-    _sticks_out_of_a_corner,
-    detect_faces,
-)
+from worker.models.res10 import DETECTOR_INPUT, face_shaped, sticks_out_of_a_corner
+from worker.options import SHIPPED
 
 
 @pytest.mark.parametrize(
@@ -30,7 +25,7 @@ from worker.detect import (
 def test_boxes_overhanging_two_adjacent_edges_are_dropped(
     box: tuple[float, float, float, float], dropped: bool
 ) -> None:
-    assert _sticks_out_of_a_corner(*box) is dropped
+    assert sticks_out_of_a_corner(*box, SHIPPED.corner_overhang) is dropped
 
 
 @pytest.mark.parametrize(
@@ -38,7 +33,7 @@ def test_boxes_overhanging_two_adjacent_edges_are_dropped(
     [(40, 52, True), (50, 47, True), (60, 98, True), (60, 133, False), (90, 40, False)],
 )
 def test_only_face_shaped_boxes_are_kept(width: int, height: int, kept: bool) -> None:
-    assert _face_shaped(width, height) is kept
+    assert face_shaped(width, height, SHIPPED.aspect_limits) is kept
 
 
 def test_a_face_too_small_for_the_whole_image_pass_is_found_by_a_closer_look(pipeline) -> None:
@@ -46,8 +41,8 @@ def test_a_face_too_small_for_the_whole_image_pass_is_found_by_a_closer_look(pip
     canvas = np.full((1000, 1600, 3), 120, dtype=np.uint8)
     portrait = cv2.resize(astronaut_rgb()[:, :, ::-1], (400, 400), interpolation=cv2.INTER_AREA)
     canvas[300:700, 600:1000] = portrait
-    assert _detections(pipeline.detector, canvas, DETECTOR_INPUT, 0.5) == []
-    [face] = detect_faces(pipeline.detector, canvas, 0.5)
+    assert pipeline.detector.detections(canvas, DETECTOR_INPUT, 0.5) == []
+    [face] = pipeline.detector.detect(canvas, 0.5)
     assert face.score >= 0.5
     # the face's centre in the portrait is (222, 126) of 512 px
     assert abs(face.x + face.width / 2 - (600 + 222 * 400 / 512)) < 15

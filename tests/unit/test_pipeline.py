@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import jsonschema
 import numpy as np
 import pytest
 
+from shared.manifest import load_pack
 from tests.images import astronaut_grid, astronaut_jpeg, astronaut_rgb, encode
 from tests.schemas import component_schema
+from worker.models import load_models
+from worker.models.base import FaceInputs
+from worker.models.engine import network_loader
+from worker.options import SHIPPED
 
 RESULT = component_schema("Result")
 
@@ -55,19 +62,17 @@ def test_composite_of_six_finds_each_face_in_its_tile(pipeline) -> None:
 
 
 def test_faces_are_classified_in_one_batch_with_per_face_answers(pipeline) -> None:
-    from worker.classify import CYDRAL_PADDINGS, FaceInputs
-    from worker.detect import detect_faces
-
     image = np.ascontiguousarray(astronaut_grid(columns=3, rows=1)[:, :, ::-1])
-    faces = detect_faces(pipeline.detector, image, 0.5)
+    faces = pipeline.detector.detect(image, 0.5)
     inputs = pipeline.attributes.prepare(image, faces)
-    views = len(CYDRAL_PADDINGS)  # chips per face (test-time augmentation)
+    views = inputs.views  # chips per face (test-time augmentation)
     assert len(faces) == 3
     assert inputs.gender.shape[0] == inputs.age.shape[0] == 3 * views
     batched = pipeline.attributes.classify(inputs)
     for i, together in enumerate(batched):
         rows = slice(i * views, (i + 1) * views)
-        [alone] = pipeline.attributes.classify(FaceInputs(inputs.gender[rows], inputs.age[rows]))
+        alone_inputs = FaceInputs(inputs.gender[rows], inputs.age[rows], views)
+        [alone] = pipeline.attributes.classify(alone_inputs)
         assert alone.gender == together.gender
         assert alone.age_years == pytest.approx(together.age_years, abs=0.1)
 
@@ -136,3 +141,14 @@ def test_big_jpeg_is_decoded_reduced_but_reported_in_full_pixels(pipeline) -> No
     # the annotated copy is drawn on the reduced decode: half the size, a quarter the bytes
     annotated = cv2.imdecode(np.frombuffer(analysis.annotated_jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert annotated.shape == (1280, 1280, 3)
+
+
+def test_a_pack_of_unknown_kind_is_refused_before_anything_loads(tmp_path) -> None:
+    pack = dataclasses.replace(load_pack("default"), kind="mystery")
+    with pytest.raises(ValueError, match="unknown kind 'mystery'"):
+        load_models(pack, tmp_path, SHIPPED)
+
+
+def test_an_unknown_inference_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown inference engine 'tpu'"):
+        network_loader("tpu")

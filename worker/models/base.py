@@ -1,0 +1,47 @@
+"""What the pipeline asks of its models: a face detector, and an attribute model (one per pack
+kind) with the batch that travels between its two steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from worker.faces import FaceAttributes, FaceBox
+from worker.models.engine import Network
+
+
+@dataclass(frozen=True, slots=True)
+class FaceInputs:
+    """Per-network input batches (NCHW float32) for the faces of one image, in face order, with
+    `views` consecutive inputs per face (test-time augmentation) whose outputs are averaged."""
+
+    gender: np.ndarray
+    age: np.ndarray
+    views: int
+
+
+class FaceDetector(Protocol):
+    """Faces in an image."""
+
+    def detect(self, image: np.ndarray, min_score: float) -> list[FaceBox]:
+        """Faces scoring at least min_score, boxes clipped to the image, highest score first."""
+        ...
+
+
+class AttributeModel(Protocol):
+    """Gender and age for faces: prepare network inputs for them, then classify them."""
+
+    gender_net: Network
+    age_net: Network
+
+    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs: ...
+
+    def classify(self, inputs: FaceInputs) -> list[FaceAttributes]: ...
+
+
+def face_scores(network: Network, batch: np.ndarray, views: int) -> np.ndarray:
+    """One forward for the whole batch: each face's outputs, averaged over its views."""
+    outputs = np.asarray(network.run(batch), dtype=np.float64).reshape(batch.shape[0], -1)
+    return outputs.reshape(-1, views, outputs.shape[1]).mean(axis=1)

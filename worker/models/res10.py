@@ -1,0 +1,121 @@
+"""Face detection with OpenCV's res10 SSD (300x300 input), with a closer look at weak candidates.
+
+The accuracy choices (box filters, the closer look) are PipelineOptions fields; the reasons for
+their values are next to them in worker/options.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from worker.faces import FaceBox
+from worker.models.engine import LoadNetwork, Network
+from worker.options import PipelineOptions
+
+DETECTOR_INPUT = (300, 300)
+# The Caffe model was trained on BGR inputs with these per-channel means subtracted.
+DETECTOR_MEAN = (104.0, 177.0, 123.0)
+
+
+def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The image at `size`: halved with a Gaussian pyramid while over twice that, then
+    bilinear. As sharp as INTER_AREA without aliasing, at a tenth of its cost."""
+    while image.shape[0] > 2 * size[1] and image.shape[1] > 2 * size[0]:
+        image = cv2.pyrDown(image)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+def sticks_out_of_a_corner(x1: float, y1: float, x2: float, y2: float, overhang: float) -> bool:
+    """Whether a box (relative coordinates) overhangs two adjacent edges by more than overhang."""
+    out_left, out_right = x1 < -overhang, x2 > 1 + overhang
+    out_top, out_bottom = y1 < -overhang, y2 > 1 + overhang
+    return (out_left or out_right) and (out_top or out_bottom)
+
+
+def face_shaped(width: int, height: int, limits: tuple[float, float]) -> bool:
+    return limits[0] <= height / width <= limits[1]
+
+
+def _iou(a: FaceBox, b: FaceBox) -> float:
+    across = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
+    down = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
+    if across <= 0 or down <= 0:
+        return 0.0
+    overlap = across * down
+    return overlap / (a.width * a.height + b.width * b.height - overlap)
+
+
+class Res10Detector:
+    """res10 through any engine's Network, with the box filters and closer look of `options`."""
+
+    def __init__(self, network: Network, options: PipelineOptions) -> None:
+        self.network = network
+        self.options = options
+
+    def detections(
+        self, image: np.ndarray, size: tuple[int, int], min_score: float
+    ) -> list[FaceBox]:
+        """One forward pass at `size`: plausible boxes scoring at least min_score, clipped."""
+        height, width = image.shape[:2]
+        blob = cv2.dnn.blobFromImage(_shrink(image, size), 1.0, size, DETECTOR_MEAN)
+        detections = self.network.run(blob)[0, 0]  # rows: (image, class, score, x1, y1, x2, y2)
+        boxes = []
+        for _, _, score, x1, y1, x2, y2 in detections[detections[:, 2] >= min_score]:
+            if sticks_out_of_a_corner(x1, y1, x2, y2, self.options.corner_overhang):
+                continue
+            left = round(float(np.clip(x1, 0.0, 1.0)) * width)
+            top = round(float(np.clip(y1, 0.0, 1.0)) * height)
+            right = round(float(np.clip(x2, 0.0, 1.0)) * width)
+            bottom = round(float(np.clip(y2, 0.0, 1.0)) * height)
+            if right - left < 2 or bottom - top < 2:
+                continue
+            if not face_shaped(right - left, bottom - top, self.options.aspect_limits):
+                continue
+            boxes.append(FaceBox(left, top, right - left, bottom - top, round(float(score), 4)))
+        return boxes
+
+    def _is_new(self, box: FaceBox, faces: list[FaceBox]) -> bool:
+        return all(_iou(box, face) <= self.options.same_face_iou for face in faces)
+
+    def _look_closer(
+        self, image: np.ndarray, candidate: FaceBox, min_score: float
+    ) -> FaceBox | None:
+        """The candidate's face as res10 sees it on a zoomed crop around it, if it scores there."""
+        height, width = image.shape[:2]
+        side = self.options.verify_context * max(candidate.width, candidate.height)
+        centre_x, centre_y = candidate.x + candidate.width / 2, candidate.y + candidate.height / 2
+        left, top = max(0, round(centre_x - side / 2)), max(0, round(centre_y - side / 2))
+        right = min(width, round(centre_x + side / 2))
+        bottom = min(height, round(centre_y + side / 2))
+        crop = image[top:bottom, left:right]
+        for box in self.detections(crop, self.options.verify_input, min_score):
+            found = FaceBox(box.x + left, box.y + top, box.width, box.height, box.score)
+            if _iou(found, candidate) > self.options.same_face_iou:
+                return found
+        return None
+
+    def detect(self, image: np.ndarray, min_score: float) -> list[FaceBox]:
+        """Faces scoring at least min_score, boxes clipped to the image, highest score first."""
+        floor = min(min_score, self.options.candidate_score)
+        candidates = self.detections(image, DETECTOR_INPUT, floor)
+        faces = [box for box in candidates if box.score >= min_score]
+        for candidate in candidates:
+            if candidate.score < min_score and self._is_new(candidate, faces):
+                found = self._look_closer(image, candidate, min_score)
+                if found is not None and self._is_new(found, faces):
+                    faces.append(found)
+        return sorted(faces, key=lambda face: face.score, reverse=True)
+
+
+def load(
+    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, load_network: LoadNetwork
+) -> Res10Detector:
+    """The pack's res10 detector (roles detector_weights and detector_config)."""
+    network = load_network(
+        model_dir / roles["detector_weights"], model_dir / roles["detector_config"]
+    )
+    return Res10Detector(network, options)
