@@ -6,6 +6,7 @@ set -euo pipefail
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 exec "${PYTHON:-python}" -m celery -A worker.tasks worker \
   --queues "${READFACE_WORKER_QUEUES:-analyze,callbacks}" \
+  --pool "${READFACE_WORKER_POOL:-prefork}" \
   --concurrency "${READFACE_WORKER_CONCURRENCY:-$(nproc)}" \
   --hostname "${READFACE_WORKER_NAME:-readface}@%h" \
   --loglevel "${READFACE_LOG_LEVEL:-INFO}" --without-gossip --without-mingle

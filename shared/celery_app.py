@@ -13,6 +13,10 @@ ANALYZE_TASK = "readface.analyze"
 CALLBACK_TASK = "readface.deliver_callback"
 ANALYZE_QUEUE = "analyze"
 CALLBACK_QUEUE = "callbacks"
+# Callbacks get a worker of their own (`readface up`, compose, k8s) so that slow receivers never
+# hold analysis capacity. Deliveries wait on the network, not the CPU: threads, this many.
+CALLBACK_WORKER_POOL = "threads"
+CALLBACK_WORKER_THREADS = 8
 
 
 def create_celery_app(settings: Settings) -> Celery:

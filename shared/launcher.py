@@ -19,6 +19,12 @@ from typing import IO
 
 import redis
 
+from shared.celery_app import (
+    ANALYZE_QUEUE,
+    CALLBACK_QUEUE,
+    CALLBACK_WORKER_POOL,
+    CALLBACK_WORKER_THREADS,
+)
 from shared.settings import get_settings
 
 STOP_TIMEOUT_SECONDS = 20
@@ -132,13 +138,16 @@ def start_worker(
     name: str = "readface",
     queues: str = "analyze,callbacks",
     log: IO[bytes] | None = None,
+    pool: str = "prefork",
 ) -> subprocess.Popen[bytes]:
-    """A Celery worker with `concurrency` prefork children, started by the same script the
-    worker image runs; its output goes to `log` (default: this process's)."""
+    """A Celery worker with `concurrency` children of its pool (prefork processes, or threads),
+    started by the same script the worker image runs; its output goes to `log` (default: this
+    process's)."""
     settings = {
         "READFACE_WORKER_CONCURRENCY": str(concurrency),
         "READFACE_WORKER_NAME": name,
         "READFACE_WORKER_QUEUES": queues,
+        "READFACE_WORKER_POOL": pool,
         "PYTHON": sys.executable,
     }
     return subprocess.Popen(
@@ -205,7 +214,16 @@ def run_up(host: str, port: int, workers: int | None) -> int:
             )
         else:
             wait_for_redis(settings.redis_url)
-        processes["worker"] = start_worker(env, workers or os.cpu_count() or 1)
+        processes["worker"] = start_worker(
+            env, workers or os.cpu_count() or 1, queues=ANALYZE_QUEUE
+        )
+        processes["callbacks worker"] = start_worker(
+            env,
+            CALLBACK_WORKER_THREADS,
+            name="readface-callbacks",
+            queues=CALLBACK_QUEUE,
+            pool=CALLBACK_WORKER_POOL,
+        )
         processes["API"] = start_api(env, host, port)
         if not _wait_until_ready(processes, host, port, lambda: stopping):
             return 0 if stopping else 1

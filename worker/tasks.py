@@ -1,12 +1,14 @@
 """Celery tasks: thin shells that read from the store, call the pipeline, write back.
 
-Start a worker with `celery -A worker.tasks worker -Q analyze,callbacks`.
+Start a worker with `celery -A worker.tasks worker -Q analyze,callbacks`, or one worker per
+queue so that slow callback receivers never hold analysis capacity (`readface up` does).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from typing import Any
 
 import cv2
@@ -14,7 +16,7 @@ import redis
 from celery import Task, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
-from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK, create_celery_app
+from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
 from shared.jobs import FailureCode
 from shared.manifest import load_pack
@@ -49,11 +51,18 @@ def store() -> Store:
     return _store
 
 
+# False in a worker that only delivers callbacks: it needs no model files and loads none.
+_runs_analyses = True
+
+
 @signals.worker_init.connect
-def _check_before_start(**_: Any) -> None:
+def _check_before_start(sender: Any, **_: Any) -> None:
     """Refuse to start, naming each bad file or setting, before any process takes work."""
+    global _runs_analyses
+    _runs_analyses = ANALYZE_QUEUE in sender.app.amqp.queues.consume_from
     try:
-        verify_pack(load_pack(settings.model_pack), settings.model_dir)
+        if _runs_analyses:
+            verify_pack(load_pack(settings.model_pack), settings.model_dir)
         check_secret(settings.webhook_secret)
     except (PackVerificationError, ValueError) as error:
         print(f"readface worker: {error}", file=sys.stderr, flush=True)
@@ -64,7 +73,8 @@ def _check_before_start(**_: Any) -> None:
 def _load_models(**_: Any) -> None:
     # One OpenCV thread per process: throughput comes from one process per core.
     cv2.setNumThreads(1)
-    pipeline()
+    if _runs_analyses:
+        pipeline()
 
 
 class AnalyzeTask(Task):
@@ -88,6 +98,18 @@ class AnalyzeTask(Task):
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
+
+
+DECODE_TOO_LONG = "Decoding the image took too long; it is refused as it is."
+
+
+def _while_decoding(error: BaseException) -> bool:
+    """Whether a time limit struck inside worker.decode. The soft limit cannot interrupt C code:
+    it is raised when the decoder returns, so the traceback still ends in the decode module."""
+    return any(
+        frame.f_globals.get("__name__") == "worker.decode"
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
 
 
 def _took_longer_than(seconds: float) -> str:
@@ -115,10 +137,13 @@ def analyze(self: Task, analysis_id: str) -> str:
         analysis = pipeline().analyze(data)
     except ReadfaceError as error:  # the bytes themselves are bad: permanent
         ended = jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, error.message)
-    except SoftTimeLimitExceeded:
-        ended = jobs.fail(
-            analysis_id, FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
-        )
+    except SoftTimeLimitExceeded as error:
+        if _while_decoding(error):  # the bytes themselves are too costly: permanent
+            ended = jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, DECODE_TOO_LONG)
+        else:
+            ended = jobs.fail(
+                analysis_id, FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
+            )
     except Exception as error:
         if self.request.retries < settings.analyze_max_retries:
             log.warning("analysis %s failed (%s); retrying", analysis_id, error)
@@ -148,7 +173,8 @@ def deliver_callback(self: Task, analysis_id: str, url: str, message_id: str) ->
     except InvalidCallback as error:
         log.warning("callback %s for %s refused: %s", message_id, analysis_id, error.message)
         return f"refused: {error.message}"
-    except DeliveryFailed as error:
+    # The soft time limit (prefork pools only) is one more way for an attempt to fail.
+    except (DeliveryFailed, SoftTimeLimitExceeded) as error:
         attempt = self.request.retries
         if attempt + 1 >= settings.callback_max_attempts:
             log.warning("callback %s gave up after %d attempts: %s", message_id, attempt + 1, error)

@@ -1,22 +1,53 @@
-"""Callback receivers that are down, slow or answer 500: analysis is unaffected, delivery is
-retried and ends, and a receiver that answered 2xx gets the message once."""
+"""Callback receivers that are down, slow, dripping or answer 500: analysis is unaffected,
+delivery is retried and ends, and a receiver that answered 2xx gets the message once. The
+workers are split as `readface up` starts them: one analysis process, callbacks on threads."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
+import requests
 
-from shared.celery_app import CALLBACK_QUEUE
-from shared.launcher import free_port
+from shared.callback_urls import DNS_MAX_LOOKUPS
+from shared.celery_app import (
+    ANALYZE_QUEUE,
+    CALLBACK_QUEUE,
+    CALLBACK_WORKER_POOL,
+    CALLBACK_WORKER_THREADS,
+)
+from shared.launcher import SCRIPTS, free_port, start_worker, stop
 from tests.images import astronaut_jpeg
 from tests.integration.test_callbacks import Receiver
-from tests.service import Api, poll, running_api, running_redis, running_worker, service_env
+from tests.service import Api, poll, running_api, running_redis, service_env
 from tests.service import wait_ready as wait_for_worker
 
 pytestmark = pytest.mark.integration
 ATTEMPTS = 3
+DEADLINE = 3.0  # READFACE_CALLBACK_TIMEOUT: the whole of one attempt
+DRIP_SECONDS = 0.5  # the dripping receiver's pace: far below any per-read timeout
+
+
+@contextlib.contextmanager
+def running_worker_on(
+    env: dict[str, str], queue: str, concurrency: int, pool: str
+) -> Iterator[None]:
+    process = start_worker(env, concurrency, name=f"{queue}{free_port()}", queues=queue, pool=pool)
+    try:
+        yield
+    finally:
+        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +57,14 @@ def stack() -> Iterator[tuple[Api, str]]:
             server.url,
             READFACE_CALLBACK_ALLOW_PRIVATE="1",
             READFACE_CALLBACK_BACKOFF="0.1",
-            READFACE_CALLBACK_TIMEOUT="0.5",
+            READFACE_CALLBACK_TIMEOUT=str(DEADLINE),
             READFACE_CALLBACK_MAX_ATTEMPTS=str(ATTEMPTS),
         )
-        with running_worker(env, concurrency=2), running_api(env) as api:
+        with (
+            running_worker_on(env, ANALYZE_QUEUE, 1, "prefork"),
+            running_worker_on(env, CALLBACK_QUEUE, CALLBACK_WORKER_THREADS, CALLBACK_WORKER_POOL),
+            running_api(env) as api,
+        ):
             wait_for_worker(api)
             yield api, server.url
 
@@ -50,7 +85,7 @@ def test_receiver_down_does_not_hold_up_the_analysis(stack: tuple[Api, str]) -> 
 
 def test_slow_receiver_is_retried_then_given_up(stack: tuple[Api, str]) -> None:
     api, redis_url = stack
-    receiver = Receiver([], delay=3.0)
+    receiver = Receiver([], delay=2 * DEADLINE)
     try:
         analysis_id = api.submit(astronaut_jpeg(quality=32), callback_url=receiver.url).json()["id"]
         assert api.wait_done(analysis_id)["status"] == "succeeded"
@@ -73,3 +108,158 @@ def test_receiver_answering_500_then_200_gets_no_duplicate(stack: tuple[Api, str
         assert len(receiver.deliveries) == 2  # one 500, one 200, nothing after the 2xx
     finally:
         receiver.server.shutdown()
+
+
+class DrippingReceiver:
+    """A raw TCP receiver that reads the request, then sends a 200 one byte every DRIP_SECONDS
+    (a status line longer than any attempt). Records how long each connection was held before
+    the client hung up, and how many are open now."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.held: list[float] = []
+        self.open = 0
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        self.open += 1
+        started = time.monotonic()
+        answer = b"HTTP/1.1 200 OK" + b" (slowly)" * 40 + b"\r\nContent-Length: 0\r\n\r\n"
+        with connection, contextlib.suppress(OSError):
+            for byte in answer:
+                readable, _, _ = select.select([connection], [], [], DRIP_SECONDS)
+                if self.stopped.is_set() or (
+                    readable and not connection.recv(65536, socket.MSG_PEEK)
+                ):
+                    break  # the client hung up (or the test is over)
+                if readable:
+                    connection.recv(65536)  # the request
+                connection.sendall(bytes([byte]))
+        self.held.append(time.monotonic() - started)
+        self.open -= 1
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def test_dripping_receiver_is_cut_at_the_deadline_and_retried(stack: tuple[Api, str]) -> None:
+    api, redis_url = stack
+    receiver = DrippingReceiver()
+    try:
+        api.submit(astronaut_jpeg(quality=34), callback_url=receiver.url)
+        poll(lambda: len(receiver.held) >= ATTEMPTS, 60, "every attempt to be cut")
+        poll(lambda: deliveries_settled(redis_url), 60, "delivery attempts to end")
+        assert len(receiver.held) == ATTEMPTS
+        # Each would last len(answer) * DRIP_SECONDS = 200 s; the client's hang-up is seen
+        # within one drip.
+        assert max(receiver.held) < DEADLINE + 2 * DRIP_SECONDS
+    finally:
+        receiver.close()
+
+
+def test_analysis_finishes_while_a_delivery_drips(stack: tuple[Api, str]) -> None:
+    api, _ = stack
+    receiver = DrippingReceiver()
+    try:
+        api.submit(astronaut_jpeg(quality=35), callback_url=receiver.url)
+        poll(lambda: receiver.open, 60, "a delivery to start dripping")
+        dripping_since = len(receiver.held)
+        other = api.submit(astronaut_jpeg(quality=36)).json()["id"]
+        assert api.wait_done(other, timeout=DEADLINE * ATTEMPTS)["status"] == "succeeded"
+        # Still the same attempt: the analysis did not wait for it to end (on one analysis
+        # process that also delivered callbacks, it would have).
+        assert receiver.open and len(receiver.held) == dripping_since
+    finally:
+        receiver.close()
+
+
+class SilentDns:
+    """A UDP socket on port 53 that reads queries and never answers; records the names asked."""
+
+    def __init__(self, address: str) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 53))
+        self.names: set[str] = set()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                query, _ = self.sock.recvfrom(512)
+                labels, at = [], 12  # the question's name follows the 12-byte header
+                while query[at]:
+                    labels.append(query[at + 1 : at + 1 + query[at]].decode())
+                    at += 1 + query[at]
+                self.names.add(".".join(labels))
+
+
+@contextlib.contextmanager
+def api_behind_silent_dns(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[Api, SilentDns]]:
+    """The API in its own mount namespace whose /etc/resolv.conf names the silent server (glibc
+    has no variable for the name server); everything else, Redis included, is shared."""
+    dns = SilentDns("127.0.0.153")
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.153\noptions timeout:30 attempts:1\n")
+    port = free_port()
+    in_namespace = 'mount --bind "$0" /etc/resolv.conf && exec bash "$1"'
+    process = subprocess.Popen(
+        ["unshare", "--mount", "sh", "-c", in_namespace, conf, SCRIPTS / "api-entrypoint.sh"],
+        env={**env, "READFACE_BIND": f"127.0.0.1:{port}", "PYTHON": sys.executable},
+        start_new_session=True,
+    )
+    api = Api(f"http://127.0.0.1:{port}", process)
+    try:
+        poll(lambda: _healthy(api), 30, "the API to answer /healthz")
+        yield api, dns
+    finally:
+        stop(process)
+        dns.sock.close()
+
+
+def _healthy(api: Api) -> bool:
+    assert api.process.poll() is None, f"the API exited with {api.process.returncode}"
+    with contextlib.suppress(requests.ConnectionError):
+        return api.get("/healthz").status_code == 200
+    return False
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="needs root (a mount namespace, and port 53) and unshare",
+)
+def test_callback_hosts_whose_dns_never_answers_do_not_take_the_api(tmp_path: Path) -> None:
+    submissions = DNS_MAX_LOOKUPS + 4
+    with (
+        running_redis() as server,
+        api_behind_silent_dns(tmp_path, service_env(server.url)) as (
+            api,
+            dns,
+        ),
+    ):
+        answers: list[requests.Response] = []
+
+        def submit(number: int) -> None:
+            url = f"http://hang{number}.readface.test/hook"
+            answers.append(api.submit(astronaut_jpeg(quality=40 + number), callback_url=url))
+
+        threads = [threading.Thread(target=submit, args=(n,)) for n in range(submissions)]
+        for thread in threads:
+            thread.start()
+        poll(lambda: len(dns.names) >= DNS_MAX_LOOKUPS, 10, "the lookups to reach the DNS")
+        assert requests.get(api.url + "/healthz", timeout=1).status_code == 200
+        for thread in threads:
+            thread.join(30)
+        codes = sorted((r.status_code, r.json()["error"]["code"]) for r in answers)
+        # Lookups hang for 30 s: the first 8 time out after 2 s, the rest are refused at once.
+        assert codes == [(422, "invalid_callback")] * DNS_MAX_LOOKUPS + [(503, "unavailable")] * (
+            submissions - DNS_MAX_LOOKUPS
+        )

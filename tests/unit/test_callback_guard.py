@@ -1,19 +1,31 @@
-"""Callback safety without a service: address classes, the connect-time guard, signatures."""
+"""Callback safety without a service: address classes, URL syntax, time-boxed lookups, the
+connect-time guard, the per-attempt deadline, signatures."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
+import requests
 from standardwebhooks import Webhook
 
-from shared.callback_urls import check_callback_url, is_public_address
+from shared.callback_urls import (
+    CallbackLookupsBusy,
+    CallbackLookupTimedOut,
+    HostLookups,
+    IPAddress,
+    check_callback_url,
+    is_public_address,
+)
 from shared.errors import InvalidCallback
 from shared.webhooks import webhook_headers
+from tests.service import poll
 from worker.callbacks import callback_session
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -41,9 +53,168 @@ def test_non_public_addresses_are_refused(address: str) -> None:
     assert not is_public_address(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"])
+# IPv6 spellings of private targets, and reserved or deprecated ranges Python 3.11's is_global
+# calls global.
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "::7f00:1",
+        "::a9fe:a9fe",
+        "::8.8.8.8",  # IPv4-compatible is refused whatever it carries
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c000:201::",  # 6to4 of 192.0.2.1 (documentation)
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::7f00:1",  # local-use NAT64
+        "fec0::1",  # site-local (deprecated)
+        "3ffe::1",  # 6bone (retired)
+        "2001:db8::1",  # documentation
+        "3fff::1",  # documentation (RFC 9637)
+        "2001::1",  # Teredo
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo with a public server
+        "2001:2::1",  # benchmarking
+        "2001:10::1",  # ORCHID
+        "2001:20::1",  # ORCHIDv2
+        "100::1",  # discard
+        "5f00::1",  # SRv6 SIDs
+        "ff02::1",  # multicast
+        "192.0.0.8",  # IETF protocol assignments
+        "192.88.99.1",  # 6to4 relay anycast (deprecated)
+    ],
+)
+def test_reserved_and_wrapped_addresses_are_refused(address: str) -> None:
+    assert not is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8.8.8.8",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "2002:808:808::1",  # 6to4 of 8.8.8.8
+        "64:ff9b::808:808",  # NAT64 of 8.8.8.8
+        "2a00:1450:4001:80b::200e",
+        "2001:4860:4860::8888",  # in 2001::/16 but outside the IETF assignments' /23
+    ],
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::127.0.0.1]/hook",
+        "http://[::7f00:1]/hook",
+        "http://[::a9fe:a9fe]/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[64:ff9b:1::7f00:1]/hook",
+        "http://[fec0::1]/hook",
+    ],
+)
+def test_ipv6_spellings_of_private_targets_are_refused_at_submit(url: str) -> None:
+    with pytest.raises(InvalidCallback):
+        check_callback_url(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["http://[2606:4700:4700::1111]/hook", "https://8.8.8.8:8443/h"])
+def test_public_ip_literals_are_accepted_at_submit(url: str) -> None:
+    assert check_callback_url(url, allow_private=False) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/ho\tok",
+        "http://exa\tmple.com/hook",
+        "http://example.com/hook\n",
+        "http://example.com/ hook",
+        "http://example.com/\x00",
+        "http://example.com/\x7f",
+        "http://example.com/\u2028",
+        "http://example.com:0/hook",
+        "http://example.com:65536/hook",
+        "http://example.com:99999/hook",
+        "http://example.com:-1/hook",
+        "http:///hook",
+        "http://:80/hook",
+        "http://user@/hook",
+    ],
+)
+def test_malformed_urls_are_refused_even_with_private_targets_allowed(url: str) -> None:
+    with pytest.raises(InvalidCallback):
+        check_callback_url(url, allow_private=True)
+
+
+def test_the_refusal_does_not_say_what_the_name_resolved_to() -> None:
+    with pytest.raises(InvalidCallback) as refused:
+        check_callback_url("http://localhost:8080/hook", allow_private=False)
+    assert "127.0.0.1" not in refused.value.message and "::1" not in refused.value.message
+
+
+@pytest.fixture()
+def hanging_lookups() -> Iterator[tuple[HostLookups, threading.Event]]:
+    """Lookups whose resolver blocks until released, as getaddrinfo does on a silent DNS."""
+    release = threading.Event()
+
+    def never_answers(host: str, port: int) -> list[IPAddress]:
+        release.wait(30)
+        return [ipaddress.ip_address("8.8.8.8")]
+
+    yield HostLookups(limit=2, lookup=never_answers), release
+    release.set()
+
+
+def test_a_lookup_that_never_answers_is_given_up_after_its_time_box(
+    hanging_lookups: tuple[HostLookups, threading.Event],
+) -> None:
+    lookups, _ = hanging_lookups
+    with pytest.raises(CallbackLookupTimedOut):
+        lookups.resolve("hang.example", 80, timeout=0.2)
+
+
+def test_lookups_beyond_the_cap_are_refused_instead_of_queued(
+    hanging_lookups: tuple[HostLookups, threading.Event],
+) -> None:
+    lookups, _ = hanging_lookups
+    for name in ("one.example", "two.example"):
+        with pytest.raises(CallbackLookupTimedOut):
+            lookups.resolve(name, 80, timeout=0.05)
+    with pytest.raises(CallbackLookupsBusy) as busy:
+        lookups.resolve("three.example", 80, timeout=30)
+    assert busy.value.status == 503 and busy.value.retry_after
+
+
+def test_a_slot_is_free_again_once_its_hung_lookup_returns(
+    hanging_lookups: tuple[HostLookups, threading.Event],
+) -> None:
+    lookups, release = hanging_lookups
+    for name in ("one.example", "two.example"):
+        with pytest.raises(CallbackLookupTimedOut):
+            lookups.resolve(name, 80, timeout=0.05)
+    release.set()
+    poll(lambda: _resolves(lookups), 10, "a lookup slot to come free")
+
+
+def _resolves(lookups: HostLookups) -> bool:
+    try:
+        return lookups.resolve("later.example", 80, timeout=5) == [ipaddress.ip_address("8.8.8.8")]
+    except CallbackLookupsBusy:
+        return False
+
+
+def test_ip_literals_need_no_lookup_slot(
+    hanging_lookups: tuple[HostLookups, threading.Event],
+) -> None:
+    lookups, _ = hanging_lookups
+    for name in ("one.example", "two.example"):
+        with pytest.raises(CallbackLookupTimedOut):
+            lookups.resolve(name, 80, timeout=0.05)
+    assert lookups.resolve("2606:4700:4700::1111", 80) == [
+        ipaddress.ip_address("2606:4700:4700::1111")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -72,13 +243,53 @@ def local_receiver() -> Iterator[str]:
 
 def test_connect_time_guard_stops_a_private_peer(local_receiver: str) -> None:
     # What DNS rebinding would produce: the checked name now leads to a private address.
-    with pytest.raises(InvalidCallback), callback_session(allow_private=False) as session:
+    with (
+        pytest.raises(InvalidCallback),
+        callback_session(allow_private=False, seconds=5) as session,
+    ):
         session.post(local_receiver, data=b"{}", timeout=5)
 
 
 def test_private_peer_is_reached_when_allowed(local_receiver: str) -> None:
-    with callback_session(allow_private=True) as session:
+    with callback_session(allow_private=True, seconds=5) as session:
         assert session.post(local_receiver, data=b"{}", timeout=5).status_code == 204
+
+
+@pytest.fixture()
+def dripping_receiver() -> Iterator[str]:
+    """A receiver that answers 200 one byte every 0.2 s, over 12 s: each read returns in time,
+    so only a total deadline ends the attempt sooner."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with contextlib.suppress(OSError):  # the client hung up: what the test wants
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Slow: 123456789\r\n\r\n":
+                    if stop.wait(0.2):
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    stop.set()
+    server.shutdown()
+
+
+def test_an_attempt_is_cut_at_its_total_deadline(
+    dripping_receiver: str,
+) -> None:
+    url = dripping_receiver
+    started = time.monotonic()
+    with pytest.raises(requests.ConnectionError), callback_session(True, seconds=1) as session:
+        session.post(url, data=b"{}", timeout=5, stream=True)
+    # Per-read timeouts (5 s) never fire at 0.2 s a byte: without the deadline, this gets 200.
+    assert time.monotonic() - started < 3
 
 
 def test_signature_verifies_with_standard_webhooks() -> None:
