@@ -6,9 +6,13 @@ from __future__ import annotations
 import functools
 import io
 
+import cv2
 import numpy as np
 from PIL import Image
 from skimage import data
+
+# The detector's box on the 512x512 astronaut (default pack): x, y, width, height.
+ASTRONAUT_FACE = (179, 58, 93, 119)
 
 
 @functools.cache
@@ -17,10 +21,14 @@ def astronaut_rgb() -> np.ndarray:
     return data.astronaut()
 
 
-def encode(rgb: np.ndarray, fmt: str = "JPEG", **options: object) -> bytes:
-    """Encode an RGB array with Pillow (JPEG, PNG, WEBP, BMP)."""
+def encode(
+    rgb: np.ndarray, fmt: str = "JPEG", *, mode: str | None = None, **options: object
+) -> bytes:
+    """Encode an RGB array with Pillow (JPEG, PNG, WEBP, BMP), converted to mode first if given
+    (greyscale "L", "CMYK")."""
+    image = Image.fromarray(rgb)
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format=fmt, **options)
+    (image.convert(mode) if mode else image).save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 
@@ -32,3 +40,35 @@ def astronaut_jpeg(quality: int = 90) -> bytes:
 def astronaut_grid(columns: int, rows: int) -> np.ndarray:
     """The astronaut tiled columns x rows times: one face per tile, at known positions."""
     return np.tile(astronaut_rgb(), (rows, columns, 1))
+
+
+def astronaut_place(width: int, height: int) -> tuple[int, int, int]:
+    """Side, left and top of the astronaut in the upright scene: 2/3 of the shorter side, near
+    the top-left corner, so any wrong flip or rotation moves the face far away."""
+    return min(width, height) * 2 // 3, width // 12, height // 12
+
+
+def astronaut_scene_face(width: int, height: int) -> tuple[int, int, int, int]:
+    """Where astronaut_scene puts the face: x, y, width, height."""
+    side, left, top = astronaut_place(width, height)
+    x, y, w, h = (round(v * side / 512) for v in ASTRONAUT_FACE)
+    return x + left, y + top, w, h
+
+
+def astronaut_scene(width: int, height: int, texture: bool = False) -> np.ndarray:
+    """A photo of any size (RGB): the astronaut on a plain wall (see astronaut_place); with
+    texture, a sensor-like grain that makes it weigh, as a JPEG, what a phone photo does."""
+    side, left, top = astronaut_place(width, height)
+    column = np.linspace(200, 150, height, dtype=np.float32)[:, None]
+    row = np.linspace(0, 30, width, dtype=np.float32)[None, :]
+    wall = column + row
+    scene = np.empty((height, width, 3), dtype=np.uint8)
+    for channel, tint in enumerate((1.0, 0.95, 0.85)):
+        scene[:, :, channel] = wall * tint
+    portrait = Image.fromarray(astronaut_rgb()).resize((side, side), Image.Resampling.BICUBIC)
+    scene[top : top + side, left : left + side] = np.asarray(portrait)
+    if texture:
+        noise = np.empty_like(scene)
+        cv2.randn(noise, (0, 0, 0), (12, 12, 12))  # saturates at 0: a half-normal grain
+        cv2.add(scene, noise, dst=scene)
+    return scene

@@ -5,7 +5,12 @@ const KEY_STORAGE = "readface-api-key";
 const POLL_SECONDS = 10;
 const FRIENDLY = {
   too_large: "This file is too large to analyse (the limit is {max}).",
-  unsupported_media_type: "This is not an image we can read. Use a JPEG, PNG, WebP or BMP photo.",
+  // A 413 for a file the page let through (so within the service's limit): something in front
+  // of the API, or the server itself, was configured with a lower limit than this page shows.
+  refused_as_too_large: "The server, or a proxy in front of it, refused this {size} file as too " +
+    "large, although it is within this service's limit of {max}: its own upload limit is " +
+    "probably lower. Ask whoever runs this server.",
+  unsupported_media_type: "This is not an image we can read. Use a JPEG, PNG, WebP, BMP or HEIC photo.",
   invalid_image: "This image is damaged, or has too many pixels to analyse.",
   rate_limited: "Too many uploads right now. Wait {retry} and try again.",
   unauthorized: "This server needs a valid API key. Enter it above and the upload is retried.",
@@ -29,7 +34,6 @@ const uploads = document.getElementById("uploads");
 const template = document.getElementById("upload-template");
 const keyPanel = document.getElementById("key-panel");
 const keyInput = document.getElementById("api-key");
-const maxBytes = Number(document.body.dataset.maxUploadBytes);
 const files = new WeakMap(); // upload card -> its File, so "Try again" can resend it
 
 class ApiError extends Error {
@@ -40,11 +44,19 @@ function apiKey() { return sessionStorage.getItem(KEY_STORAGE); }
 function authHeaders() { const key = apiKey(); return key ? { "X-API-Key": key } : {}; }
 function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
 function seconds(since) { return ((performance.now() - since) / 1000).toFixed(1); }
+// The service's limit, as api/web.py renders it into the page.
+function maxUploadBytes() { return Number(document.body.dataset.maxUploadBytes); }
+// A byte count as api/web.py's human_size writes it ("20 MB", "195 KB").
+function humanSize(size) {
+  if (size >= 2 ** 20) return `${Number((size / 2 ** 20).toPrecision(3))} MB`;
+  return `${Math.max(1, Math.round(size / 2 ** 10))} KB`;
+}
 
-function friendly(error) {
+function friendly(error, file) {
   const wait = error.retryAfter ? plural(error.retryAfter, "second") : "a minute";
   return (FRIENDLY[error.code] || FRIENDLY.internal)
-    .replace("{max}", document.body.dataset.maxUploadText).replace("{retry}", wait);
+    .replace("{max}", document.body.dataset.maxUploadText).replace("{retry}", wait)
+    .replace("{size}", humanSize(file.size));
 }
 
 function askForKey() {
@@ -108,10 +120,12 @@ async function run(card) {
   const ticker = setInterval(() => { elapsed.textContent = `${seconds(started)} s`; }, 100);
   setStatus(card, STATE_LABEL.uploading);
   try {
-    if (file.size > maxBytes) throw new ApiError("too_large"); // spare the user a futile upload
+    if (file.size > maxUploadBytes()) throw new ApiError("too_large"); // spare a futile upload
     const form = new FormData();
     form.append("image", file);
-    const submitted = await call("/v1/analyses", { method: "POST", body: form });
+    const submitted = await call("/v1/analyses", { method: "POST", body: form }).catch((error) => {
+      throw error.code === "too_large" ? new ApiError("refused_as_too_large") : error;
+    });
     let analysis = await submitted.json();
     const dedup = submitted.status === 200;
     while (analysis.status === "queued" || analysis.status === "running") {
@@ -126,9 +140,11 @@ async function run(card) {
       : `Done: ${found} in ${seconds(started)} s.`, "done");
   } catch (error) {
     card.dataset.error = error.code;
-    setStatus(card, friendly(error), "error");
+    setStatus(card, friendly(error, file), "error");
     // Retrying the same bytes cannot help a file the server refused for what it is.
-    const permanent = ["too_large", "unsupported_media_type", "invalid_image"];
+    const permanent = [
+      "too_large", "refused_as_too_large", "unsupported_media_type", "invalid_image",
+    ];
     card.querySelector(".retry").hidden = permanent.includes(error.code);
   } finally {
     clearInterval(ticker);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import mimetypes
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
@@ -15,11 +16,11 @@ from tests.images import astronaut_jpeg
 # Builds a drop event the way a real drag from the desktop delivers it (a DataTransfer of Files);
 # WebDriver has no native file drag-and-drop.
 DROP_FILES_JS = """
-const [names, payloads, target] = arguments;
+const [names, types, payloads, target] = arguments;
 const transfer = new DataTransfer();
 names.forEach((name, i) => {
   const bytes = Uint8Array.from(atob(payloads[i]), (c) => c.charCodeAt(0));
-  transfer.items.add(new File([bytes], name, {type: "image/jpeg"}));
+  transfer.items.add(new File([bytes], name, {type: types[i]}));
 });
 for (const type of ["dragenter", "dragover", "drop"]) {
   target.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true,
@@ -41,8 +42,11 @@ def choose_files(browser: WebDriver, *paths: Path) -> None:
 
 
 def drop_files(browser: WebDriver, target: WebElement, *paths: Path) -> None:
+    """Drop files from the desktop; each File's type is what its extension says, as the
+    browser sets it (empty when unknown)."""
+    types = [mimetypes.guess_type(p.name)[0] or "" for p in paths]
     payloads = [base64.b64encode(p.read_bytes()).decode() for p in paths]
-    browser.execute_script(DROP_FILES_JS, [p.name for p in paths], payloads, target)
+    browser.execute_script(DROP_FILES_JS, [p.name for p in paths], types, payloads, target)
 
 
 def cards(browser: WebDriver) -> list[WebElement]:
@@ -59,6 +63,22 @@ def wait_for_status(browser: WebDriver, contains: str, card: int = 0, timeout: f
         return text if contains in text else False
 
     return WebDriverWait(browser, timeout, poll_frequency=0.1).until(status)  # type: ignore[return-value]
+
+
+def wait_until_all_settled(browser: WebDriver, count: int, timeout: float) -> dict[str, str]:
+    """Wait until there are count cards and none is still in progress; name -> status text
+    (the newest card of a name wins)."""
+    settled = """return Array.from(document.querySelectorAll('#uploads .upload'), (card) => [
+        card.querySelector('.name').textContent, card.querySelector('.status').textContent,
+        /\\b(done|error)\\b/.test(card.querySelector('.status').className)])"""
+
+    def statuses(_: WebDriver) -> dict[str, str] | bool:
+        found = browser.execute_script(settled)
+        if len(found) != count or not all(ended for _, _, ended in found):
+            return False
+        return {name: text for name, text, _ in reversed(found)}
+
+    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(statuses)  # type: ignore[return-value]
 
 
 def face_rows(card: WebElement) -> list[list[str]]:
