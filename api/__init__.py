@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the API for these settings (default: from READFACE_* env vars)."""
     settings = settings or get_settings()
     app = Flask(__name__)
+    # `/v1//analyses` is a 404 like any unknown path, not a 308 redirect with an HTML body.
+    app.url_map.merge_slashes = False
     # Werkzeug refuses bodies over this before reading them (multipart framing allowance added).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
     # Werkzeug 3.1 applies this to its multipart receive buffer as well as to text fields, so it
@@ -79,7 +81,12 @@ def _install_error_handlers(app: Flask) -> None:
         wrapped = ReadfaceError(error.description or error.name)
         wrapped.status = error.code or 500
         wrapped.code = _HTTP_CODES.get(wrapped.status, "http_error")
-        return error_response(wrapped)
+        response = error_response(wrapped)
+        # Headers the status needs, such as Allow on a 405 (RFC 9110 section 15.5.6).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -34,6 +34,18 @@ class _StoreCollector(Collector):
         yield depth
 
 
+# Every label value is a time series kept for the life of the process, so each label takes its
+# values from a bounded set: 5,000 requests with made-up methods once grew /metrics from 23 KB to
+# 9.6 MB. The endpoint is the route's rule or "unmatched"; the status is bounded by HTTP.
+KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "HEAD", "OPTIONS", "PUT", "PATCH"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    """The method as a label value: one of KNOWN_METHODS, else "other"."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 class Metrics:
     """One registry per app, so tests can build several apps in one process."""
 
@@ -55,6 +67,8 @@ class Metrics:
         self._store_collector: _StoreCollector | None = None
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        """Count one request; endpoint must be a route rule or "unmatched" (bounded)."""
+        method = method_label(method)
         self._requests.labels(method, endpoint, str(status)).inc()
         self._latency.labels(method, endpoint).observe(seconds)
 

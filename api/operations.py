@@ -39,4 +39,4 @@ def metrics() -> Response:
 
 @operations_bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(context.settings()))

@@ -123,6 +123,19 @@ def test_bad_ids_are_bad_requests(api: Api) -> None:
     assert_error(api.get("/v1/analyses/..%2F..%2Fetc%2Fpasswd"), 404, "not_found")
 
 
+def test_every_405_names_the_allowed_methods(api: Api) -> None:
+    analysis = "/v1/analyses/" + "a" * 64
+    for path, allowed in (
+        ("/v1/analyses", {"POST", "OPTIONS"}),
+        (analysis, {"GET", "HEAD", "DELETE", "OPTIONS"}),
+        (analysis + "/annotated", {"GET", "HEAD", "OPTIONS"}),
+        ("/healthz", {"GET", "HEAD", "OPTIONS"}),
+    ):
+        response = api.session.request("PUT", api.url + path, timeout=10)
+        assert_error(response, 405, "method_not_allowed")
+        assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
+
+
 def test_unknown_id_is_not_found(api: Api) -> None:
     assert_error(api.get("/v1/analyses/" + "0" * 64), 404, "not_found")
     assert_error(api.get("/v1/analyses/" + "0" * 64 + "/annotated"), 404, "not_found")

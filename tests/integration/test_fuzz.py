@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.imageinfo import MEDIA_TYPES
 from tests.images import astronaut_jpeg
 from tests.service import Api
 
@@ -13,10 +14,7 @@ pytestmark = pytest.mark.integration
 
 MAGIC = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"BM", b""]
 CONTENT_TYPES = [
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/bmp",
+    *MEDIA_TYPES.values(),
     "text/plain",
     "application/octet-stream",
     "multipart/form-data",

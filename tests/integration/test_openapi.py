@@ -8,6 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from api import create_app
+from shared.imageinfo import MEDIA_TYPES
 from tests.service import Api
 
 pytestmark = pytest.mark.integration
@@ -31,3 +32,17 @@ def test_openapi_paths_match_the_routes() -> None:
     document = app.test_client().get("/openapi.json").get_json()
     described = {(path, method) for path, ops in document["paths"].items() for method in ops}
     assert described == served
+
+
+def test_openapi_raw_upload_types_are_the_recognised_formats(api: Api) -> None:
+    body = api.get("/openapi.json").json()["paths"]["/v1/analyses"]["post"]["requestBody"]
+    assert set(body["content"]) == {"multipart/form-data", *MEDIA_TYPES.values()}
+    form = body["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["image"]
+    assert set(form["properties"]) == {"image", "callback_url"}
+
+
+def test_openapi_states_the_configured_upload_limit(strict_api: Api) -> None:
+    post = strict_api.get("/openapi.json").json()["paths"]["/v1/analyses"]["post"]
+    assert "200,000 bytes" in post["requestBody"]["description"]
+    assert "200,000 bytes" in post["responses"]["413"]["description"]
