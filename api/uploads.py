@@ -45,7 +45,8 @@ def read_upload(request: Request, max_bytes: int) -> Upload:
     else:
         raise UnsupportedMediaType(
             f"Content-Type {mimetype or '(none)'} is not accepted: send multipart/form-data with "
-            "an 'image' field, or raw bytes as image/jpeg, image/png, image/webp or image/bmp."
+            "an 'image' field, or raw bytes as image/jpeg, image/png, image/webp, image/bmp, "
+            "image/heic or image/heif."
         )
     if not data:
         raise BadRequest("The image is empty.")

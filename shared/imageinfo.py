@@ -10,13 +10,36 @@ import struct
 from dataclasses import dataclass
 
 from shared.errors import InvalidImage, UnsupportedMediaType
+from shared.heif_boxes import heif_size, is_heif
+from shared.jpeg_markers import read_jpeg_layout
 
-MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp"}
+# Media type per format name. HEIF is sent as image/heif; image/heic, the name iPhones use for
+# HEVC-coded HEIF, is accepted as well ("heic" is never a sniffed format, only an accepted type).
+MEDIA_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "heif": "image/heif",
+    "heic": "image/heic",
+}
+
+# Formats decoded at full size need a lower cap than the global one (a JPEG is decoded reduced by
+# libjpeg's DCT scaling): at these a worker process peaks under 400 MB RSS while decoding and
+# analysing (measured by `python -m bench.decode_memory`).
+FORMAT_MAX_PIXELS = {
+    "png": 22_000_000,
+    "bmp": 22_000_000,
+    "webp": 30_000_000,
+    "heif": 22_000_000,
+    # a progressive JPEG's coefficients are held whole (2 bytes each) whatever the DCT scaling
+    "progressive jpeg": 32_000_000,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
-    """What the header says: format name (jpeg, png, webp, bmp) and size in pixels."""
+    """What the header says: format name (jpeg, png, webp, bmp, heif) and size in pixels."""
 
     format: str
     width: int
@@ -37,22 +60,37 @@ def sniff_format(data: bytes) -> str:
         return "webp"
     if data[:2] == b"BM":
         return "bmp"
-    raise UnsupportedMediaType("The file is not a JPEG, PNG, WebP or BMP image.")
+    if is_heif(data):
+        return "heif"
+    raise UnsupportedMediaType("The file is not a JPEG, PNG, WebP, BMP or HEIF image.")
+
+
+def max_pixels_for(fmt: str, max_pixels: int) -> int:
+    """The pixel cap of one format (or "progressive jpeg"): the global cap, or its own when
+    lower."""
+    return min(max_pixels, FORMAT_MAX_PIXELS.get(fmt, max_pixels))
 
 
 def read_image_info(data: bytes, max_pixels: int) -> ImageInfo:
-    """Format and size from the header; InvalidImage if unreadable, empty or over max_pixels."""
+    """Format and size from the header; InvalidImage if unreadable, empty or over the cap
+    (max_pixels, or the format's lower cap); for a JPEG, also over MAX_SCANS scans."""
     fmt = sniff_format(data)
     try:
-        width, height = _READERS[fmt](data)
+        if fmt == "jpeg":
+            frame = read_jpeg_layout(data).frame
+            width, height = frame.width, frame.height
+            kind = "progressive jpeg" if frame.progressive else fmt
+        else:
+            (width, height), kind = _READERS[fmt](data), fmt
     except (struct.error, IndexError, ValueError) as error:
         raise InvalidImage(f"The {fmt.upper()} header could not be read ({error}).") from error
     if width <= 0 or height <= 0:
         raise InvalidImage(f"The {fmt.upper()} header gives an empty size {width}x{height}.")
-    if width * height > max_pixels:
+    cap = max_pixels_for(kind, max_pixels)
+    if width * height > cap:
         raise InvalidImage(
             f"The image is {width}x{height} = {width * height:,} pixels, "
-            f"over the limit of {max_pixels:,}."
+            f"over the limit of {cap:,}" + (f" for {kind.upper()}." if cap < max_pixels else ".")
         )
     return ImageInfo(fmt, width, height)
 
@@ -62,34 +100,6 @@ def _png_size(data: bytes) -> tuple[int, int]:
         raise ValueError("no IHDR chunk")
     width, height = struct.unpack(">II", data[16:24])
     return width, height
-
-
-# Start-of-frame markers carry the size; C4, C8 and CC are other segments with the same prefix.
-_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"bad marker at byte {pos}")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if marker == 0xD9:
-            break
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if length < 2:
-            raise ValueError("bad segment length")
-        if marker in _SOF_MARKERS:
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
-        pos += 2 + length
-    raise ValueError("no start-of-frame segment")
 
 
 def _webp_size(data: bytes) -> tuple[int, int]:
@@ -122,4 +132,9 @@ def _bmp_size(data: bytes) -> tuple[int, int]:
     return width, abs(height)  # a negative height means top-down rows
 
 
-_READERS = {"jpeg": _jpeg_size, "png": _png_size, "webp": _webp_size, "bmp": _bmp_size}
+_READERS = {
+    "png": _png_size,
+    "webp": _webp_size,
+    "bmp": _bmp_size,
+    "heif": heif_size,
+}

@@ -11,6 +11,12 @@ GREEN = (0, 255, 0)
 BLACK = (0, 0, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 JPEG_QUALITY = 85
+# The stored annotated image is bounded whatever the upload: a 27 KB lossless WebP of a noise tile
+# repeated to 6324x6324 used to store a 28 MB JPEG. It is drawn at most this long on its longest
+# side, then encoded at lower qualities until it fits MAX_ANNOTATED_BYTES (or the lowest is hit).
+MAX_ANNOTATED_SIDE = 2048
+MAX_ANNOTATED_BYTES = 2 * 1024 * 1024
+FALLBACK_QUALITIES = (70, 50, 30)
 
 
 def face_label(attributes: FaceAttributes) -> str:
@@ -27,8 +33,15 @@ def label_scale(width: int, height: int) -> float:
 def annotate(
     image: np.ndarray, faces: list[FaceBox], attributes: list[FaceAttributes]
 ) -> np.ndarray:
-    """A copy of the image with every face boxed and labelled; labels stay inside the image."""
-    canvas = image.copy()
+    """A copy of the image, shrunk to MAX_ANNOTATED_SIDE, with every face boxed and labelled;
+    labels stay inside the image. Boxes are in the image's pixels."""
+    scale = min(1.0, MAX_ANNOTATED_SIDE / max(image.shape[:2]))
+    if scale < 1.0:
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        canvas = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        faces = [_scaled(face, scale) for face in faces]
+    else:
+        canvas = image.copy()
     height, width = canvas.shape[:2]
     # Sized from the image, not the face, so every label on one picture reads the same.
     line = max(1, round(min(height, width) / 300))
@@ -43,6 +56,12 @@ def annotate(
         )
         _draw_label(canvas, face_label(attrs), face, base_scale)
     return canvas
+
+
+def _scaled(face: FaceBox, scale: float) -> FaceBox:
+    left, top = round(face.x * scale), round(face.y * scale)
+    right, bottom = round((face.x + face.width) * scale), round((face.y + face.height) * scale)
+    return FaceBox(left, top, max(1, right - left), max(1, bottom - top), face.score)
 
 
 def label_layout(
@@ -80,8 +99,12 @@ def _draw_label(canvas: np.ndarray, text: str, face: FaceBox, scale: float) -> N
 
 
 def encode_jpeg(image: np.ndarray) -> bytes:
-    """JPEG bytes of a BGR image."""
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
+    """JPEG bytes of a BGR image, at the highest of the qualities tried that fits
+    MAX_ANNOTATED_BYTES (the lowest one when none does)."""
+    for quality in (JPEG_QUALITY, *FALLBACK_QUALITIES):
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        if encoded.size <= MAX_ANNOTATED_BYTES:
+            break
     return encoded.tobytes()

@@ -1,4 +1,5 @@
-"""Bytes to a BGR pixel array, refusing oversized or undecodable images before allocating pixels."""
+"""Bytes to a BGR pixel array, refusing oversized, cut or undecodable images before allocating
+pixels where the header allows it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pillow_heif
 
 from shared.errors import InvalidImage
-from shared.imageinfo import ImageInfo, read_image_info
+from shared.imageinfo import ImageInfo, max_pixels_for, read_image_info
+from shared.jpeg_markers import Frame, JpegLayout, read_jpeg_layout
 
 # A big JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (several times faster
 # than a full decode) as long as the shorter side keeps at least this many pixels: enough for the
@@ -19,6 +22,11 @@ _REDUCED_FLAGS = {
     4: cv2.IMREAD_REDUCED_COLOR_4,
     8: cv2.IMREAD_REDUCED_COLOR_8,
 }
+# libjpeg fills the blocks after a premature end of scan data with zero coefficients: exact
+# 128 grey once level-shifted (YCbCr, grey), and 65 for an Adobe CMYK file once OpenCV turned its
+# inverted C=M=Y=K=128 into BGR.
+_MISSING_BLOCK_VALUES = (128, 65)
+_CUT_JPEG = "The JPEG data is truncated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +53,15 @@ def reduction_for(info: ImageInfo) -> int:
 
 
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """Decode JPEG/PNG/WebP/BMP bytes; InvalidImage (or UnsupportedMediaType) on bad input."""
+    """Decode JPEG/PNG/WebP/BMP/HEIF bytes; InvalidImage (or UnsupportedMediaType) on bad input."""
     if not data:
         raise InvalidImage("The file is empty.")
     info = read_image_info(data, max_pixels)
-    if info.format == "jpeg" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
-        # libjpeg pads a truncated scan with grey and calls it a success; an end-of-image
-        # marker after the last start-of-scan is what tells a whole file from a cut one.
-        raise InvalidImage(
-            "The JPEG data is truncated (no end-of-image marker after the last scan)."
-        )
+    if info.format == "heif":
+        heif = _decode_heif(data, max_pixels_for("heif", max_pixels))
+        return DecodedImage(heif, info.format, heif.shape[1], heif.shape[0], 1.0)
+    if info.format == "jpeg":
+        check_jpeg_complete(read_jpeg_layout(data))
     reduction = reduction_for(info)
     # IMREAD_COLOR (and its reduced variants) applies EXIF orientation, drops alpha, expands grey
     # and converts CMYK and 16-bit to 8-bit BGR, which is what every network here wants.
@@ -64,6 +71,8 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         raise InvalidImage(
             f"The {info.format.upper()} data could not be decoded (truncated or corrupt)."
         )
+    if info.format == "jpeg" and has_missing_block_edge(pixels, reduction):
+        raise InvalidImage(f"{_CUT_JPEG} (its last rows of blocks are missing).")
     height, width = pixels.shape[:2]
     if reduction > 1:
         # The header's size is before EXIF rotation; the decoded shape tells which way round.
@@ -72,3 +81,76 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     return DecodedImage(
         pixels=pixels, format=info.format, width=width, height=height, scale=width / pixels.shape[1]
     )
+
+
+def check_jpeg_complete(layout: JpegLayout) -> None:
+    """InvalidImage unless the scans hold a whole image: an end marker after them, every
+    coefficient of every component brought to full precision, and at least the entropy-coded
+    bytes the standard needs for the frame's size (Huffman codes are at least one bit long)."""
+    if not layout.ends:
+        raise InvalidImage(f"{_CUT_JPEG} (no end-of-image marker after the last scan).")
+    frame = layout.frame
+    if not frame.huffman:
+        return  # arithmetic-coded, lossless and hierarchical JPEGs: the end marker is all we check
+    blocks = {c.id: _blocks(frame, c.id) for c in frame.components}
+    complete: dict[int, set[int]] = {c.id: set() for c in frame.components}
+    for scan in layout.scans:
+        if scan.ss == 0 and scan.ah == 0:
+            bits = 1 if frame.progressive else 2  # a DC code (+ at least an end-of-block code)
+        else:
+            bits = 1 if scan.ss == 0 else 0  # a DC refinement is one raw bit; AC runs can be ~0
+        needed = bits * sum(blocks.get(i, 0) for i in scan.component_ids) // 8
+        if scan.data_bytes < needed:
+            raise InvalidImage(
+                f"The JPEG holds {scan.data_bytes:,} bytes of scan data where its "
+                f"{frame.width}x{frame.height} size needs at least {needed:,} "
+                "(cut short, or the header claims more pixels than the data holds)."
+            )
+        if scan.al == 0:
+            for component in scan.component_ids:
+                complete.get(component, set()).update(range(scan.ss, scan.se + 1))
+    if any(len(coefficients) < 64 for coefficients in complete.values()):
+        raise InvalidImage(f"{_CUT_JPEG} (scans that complete the image are missing).")
+
+
+def _blocks(frame: Frame, component_id: int) -> int:
+    """8x8 blocks of one component (without MCU padding, so a lower bound)."""
+    component = next(c for c in frame.components if c.id == component_id)
+    h_max = max(c.h for c in frame.components)
+    v_max = max(c.v for c in frame.components)
+    width = -(-frame.width * component.h // h_max)
+    height = -(-frame.height * component.v // v_max)
+    return -(-width // 8) * -(-height // 8)
+
+
+def has_missing_block_edge(pixels: np.ndarray, reduction: int) -> bool:
+    """Whether a whole edge is exact mid-grey one block deep: what libjpeg decodes where a file
+    cut short (and given an end marker back) has no data, from the cut to the last row of blocks,
+    which lands on one of the four edges whatever the EXIF orientation. A camera photo never has
+    a whole edge at exactly one of those values; a cut within the last row of blocks goes unseen."""
+    depth = max(1, 8 // reduction)
+    if min(pixels.shape[:2]) <= depth:
+        return False
+    edges = (pixels[:depth], pixels[-depth:], pixels[:, :depth], pixels[:, -depth:])
+    return any(bool((edge == value).all()) for edge in edges for value in _MISSING_BLOCK_VALUES)
+
+
+def _decode_heif(data: bytes, max_pixels: int) -> np.ndarray:
+    """HEIF/HEIC to 8-bit BGR. libheif applies the file's rotation and mirror (`irot`/`imir`,
+    which the HEIF spec makes authoritative; pillow-heif then resets the EXIF orientation to 1)."""
+    try:
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True, bgr_mode=True)
+        width, height = heif.size  # libheif's own header, read before any pixel is decoded
+        if width * height > max_pixels:
+            raise InvalidImage(
+                f"The image is {width}x{height} = {width * height:,} pixels, "
+                f"over the limit of {max_pixels:,} for HEIF."
+            )
+        pixels = np.asarray(heif)
+    except (ValueError, EOFError, SyntaxError, RuntimeError, OSError, IndexError) as error:
+        raise InvalidImage(f"The HEIF data could not be decoded ({error}).") from error
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    if pixels.shape[2] == 4:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
+    return pixels

@@ -64,7 +64,7 @@ def test_analyze_reports_bad_files_and_still_does_the_rest(tmp_path: Path) -> No
     )
     assert run.returncode == 1
     assert len(run.stdout.splitlines()) == 1 and json.loads(run.stdout)["path"] == str(good)
-    assert "notes.jpg: The file is not a JPEG, PNG, WebP or BMP image." in run.stderr
+    assert "notes.jpg: The file is not a JPEG, PNG, WebP, BMP or HEIF image." in run.stderr
     assert "empty.png: The file is empty." in run.stderr
     assert "missing.jpg" in run.stderr
     assert "Traceback" not in run.stderr

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import math
 import struct
 import zlib
 
 import numpy as np
+import pillow_heif
 import pytest
+from PIL import Image
 
 from shared.errors import InvalidImage, UnsupportedMediaType
-from shared.imageinfo import read_image_info
+from shared.imageinfo import FORMAT_MAX_PIXELS, MEDIA_TYPES, read_image_info
+from shared.jpeg_markers import MAX_SCANS
 from tests.images import encode
 
-LIMIT = 40_000_000
+LIMIT = 50_000_000
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP"])
@@ -62,3 +67,78 @@ def test_refuses_magic_bytes_without_header() -> None:
 def test_refuses_zero_sized_header() -> None:
     with pytest.raises(InvalidImage, match="empty size"):
         read_image_info(png_header_only(0, 10), LIMIT)
+
+
+def heic(rgb: np.ndarray, orientation: int = 1) -> bytes:
+    """HEIC bytes of an RGB array (pillow-heif's x265 encoder), with an EXIF orientation."""
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="HEIF", quality=80, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def jpeg_claiming(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its start-of-frame size replaced (the scans are left as they are)."""
+    sof = next(data.find(m) for m in (b"\xff\xc0", b"\xff\xc2") if data.find(m) > 0)
+    return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
+
+
+def scan_bomb(scans: int, side: int = 6320) -> bytes:
+    """A small progressive JPEG whose last refinement scan is repeated up to `scans` scans, with a
+    frame claiming side x side (the issue's 1.6 MB file held 20,000 scans)."""
+    data = encode(np.full((16, 16, 3), 90, dtype=np.uint8), "JPEG", progressive=True)
+    last = data.rfind(b"\xff\xda")
+    body = data[:-2] + data[last:-2] * (scans - data.count(b"\xff\xda")) + b"\xff\xd9"
+    return jpeg_claiming(body, side, side)
+
+
+def test_reads_size_of_heic_from_its_ispe_box() -> None:
+    info = read_image_info(heic(np.zeros((150, 200, 3), dtype=np.uint8)), LIMIT)
+    assert (info.format, info.width, info.height) == ("heif", 200, 150)
+
+
+def test_heic_and_heif_media_types_are_accepted() -> None:
+    assert {"image/heic", "image/heif"} <= set(MEDIA_TYPES.values())
+
+
+def test_refuses_heif_box_overrunning_its_parent() -> None:
+    ftyp = struct.pack(">I", 20) + b"ftypheic" + b"\0\0\0\0" + b"mif1"
+    meta = struct.pack(">I", 4000) + b"meta" + b"\0" * 40
+    with pytest.raises(InvalidImage, match="HEIF header"):
+        read_image_info(ftyp + meta, LIMIT)
+
+
+def test_avif_is_not_taken_for_heif() -> None:
+    ftyp = struct.pack(">I", 24) + b"ftypavif" + b"\0\0\0\0" + b"avifmif1"
+    with pytest.raises(UnsupportedMediaType):
+        read_image_info(ftyp + b"\0" * 64, LIMIT)
+
+
+def test_png_over_its_format_cap_is_refused_under_the_global_cap() -> None:
+    width = math.isqrt(FORMAT_MAX_PIXELS["png"]) + 1
+    assert width * width < LIMIT
+    with pytest.raises(InvalidImage, match="for PNG"):
+        read_image_info(png_header_only(width, width), LIMIT)
+
+
+def test_48_megapixel_jpeg_is_accepted() -> None:
+    data = jpeg_claiming(encode(np.zeros((8, 8, 3), dtype=np.uint8), "JPEG"), 8064, 6048)
+    assert read_image_info(data, LIMIT).pixels == 8064 * 6048
+
+
+def test_refuses_jpeg_with_20000_scans_before_decoding() -> None:
+    bomb = scan_bomb(20_000)
+    assert len(bomb) < 1_000_000
+    with pytest.raises(InvalidImage, match=f"more than {MAX_SCANS} scans"):
+        read_image_info(bomb, LIMIT)
+
+
+def test_jpeg_with_the_most_scans_allowed_is_accepted() -> None:
+    assert read_image_info(scan_bomb(MAX_SCANS, side=4000), LIMIT).width == 4000
+
+
+def test_progressive_jpeg_over_its_cap_is_refused_under_the_global_cap() -> None:
+    with pytest.raises(InvalidImage, match="for PROGRESSIVE JPEG"):
+        read_image_info(scan_bomb(10), LIMIT)

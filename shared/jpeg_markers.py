@@ -1,0 +1,124 @@
+"""The marker structure of a JPEG (frame, scans, end marker), read without decoding pixels.
+
+The header check of the API and the worker walks every segment, including the entropy-coded data
+between scans, so that it can count scans (a progressive file can hold thousands, each one a full
+pass of the decoder over the image) and so that the worker can tell a whole file from a cut one.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from shared.errors import InvalidImage
+
+# libjpeg's default progressive script has 10 scans for colour (6 for grey) and optimisers that
+# split scans further (jpegtran/mozjpeg) stay within a few tens; each scan costs a full pass over
+# the image, so 20,000 scans keep a decoder busy for minutes (issue: a 1.6 MB 6320x6320 file).
+MAX_SCANS = 64
+
+# Start-of-frame markers carry the size; C4, C8 and CC are other segments with the same prefix.
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_HUFFMAN_SOF = {0xC0: False, 0xC1: False, 0xC2: True}  # marker -> progressive
+# A marker inside entropy-coded data: 0xFF not followed by a stuffed 0x00 or a restart marker.
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    id: int
+    h: int  # horizontal sampling factor
+    v: int  # vertical sampling factor
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    width: int
+    height: int
+    components: tuple[Component, ...]
+    huffman: bool  # baseline, extended or progressive Huffman (what the integrity checks know)
+    progressive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    component_ids: tuple[int, ...]
+    ss: int  # first coefficient (spectral selection start)
+    se: int  # last coefficient
+    ah: int  # successive approximation: bit position of the previous pass (0 = first pass)
+    al: int  # bit position of this pass (0 = final precision)
+    data_bytes: int  # entropy-coded bytes after its header, stuffing and restarts included
+
+
+@dataclass(frozen=True, slots=True)
+class JpegLayout:
+    frame: Frame
+    scans: tuple[Scan, ...]
+    ends: bool  # an end-of-image marker follows the last scan
+
+
+def read_jpeg_layout(data: bytes) -> JpegLayout:
+    """Frame, scans and end marker; ValueError when malformed, InvalidImage over MAX_SCANS.
+
+    A file cut short is not an error here (the API accepts it, the worker refuses it).
+    """
+    frame: Frame | None = None
+    scans: list[Scan] = []
+    ends = False
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"bad marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            ends = True
+            break
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2:
+            raise ValueError("bad segment length")
+        end = pos + 2 + length
+        if end > len(data):
+            break  # cut inside a segment
+        body = data[pos + 4 : end]
+        if marker in _SOF_MARKERS and frame is None:
+            frame = _frame(marker, body)
+        elif marker == 0xDA:
+            if frame is None:
+                raise ValueError("scan before the start-of-frame segment")
+            if len(scans) == MAX_SCANS:
+                raise InvalidImage(
+                    f"The JPEG has more than {MAX_SCANS} scans; real photos have about 10."
+                )
+            found = _NEXT_MARKER.search(data, end)
+            pos = found.start() if found else len(data)
+            scans.append(_scan(body, pos - end))
+            continue
+        pos = end
+    if frame is None:
+        raise ValueError("no start-of-frame segment")
+    return JpegLayout(frame, tuple(scans), ends)
+
+
+def _frame(marker: int, body: bytes) -> Frame:
+    height, width, count = struct.unpack(">HHB", body[1:6])
+    components = tuple(
+        Component(body[6 + 3 * i], body[7 + 3 * i] >> 4, body[7 + 3 * i] & 0x0F)
+        for i in range(count)
+    )
+    if any(not (1 <= c.h <= 4 and 1 <= c.v <= 4) for c in components):
+        raise ValueError("bad sampling factors")
+    return Frame(width, height, components, marker in _HUFFMAN_SOF, _HUFFMAN_SOF.get(marker, False))
+
+
+def _scan(body: bytes, data_bytes: int) -> Scan:
+    count = body[0]
+    ids = tuple(body[1 + 2 * i] for i in range(count))
+    ss, se, approximation = body[1 + 2 * count : 4 + 2 * count]
+    return Scan(ids, ss, se, approximation >> 4, approximation & 0x0F, data_bytes)
