@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "settings": settings,
         "store": Store(settings),
         "celery": create_celery_app(settings),
-        "metrics": Metrics(),
+        "metrics": Metrics(settings),
         # Read once: every upload is checked against the current pack's results.
         "fingerprint": load_pack(settings.model_pack).fingerprint,
     }

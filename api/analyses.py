@@ -48,8 +48,14 @@ def _not_found(analysis_id: str) -> NotFound:
     return NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
 
 
+def _task_args(*args: str) -> list[str]:
+    """A task's arguments and the caller's tenant; without keys, just as before tenants, so the
+    messages stay readable by workers of an earlier release during an upgrade."""
+    return [*args, g.tenant] if g.tenant else list(args)
+
+
 def _job_or_404(analysis_id: str) -> Job:
-    job = context.store().job(_checked_id(analysis_id))
+    job = context.tenant_store().job(_checked_id(analysis_id))
     if job is None:
         raise _not_found(analysis_id)
     return job
@@ -65,20 +71,20 @@ def submit() -> Response:
         url = check_callback_url(upload.callback_url, settings.callback_allow_private)
         callback = {"url": url, "message_id": f"msg_{uuid.uuid4().hex}"}
     analysis_id = analysis_id_for(upload.data)
-    store = context.store()
+    store = context.tenant_store()
     claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback, g.client)
     if claim.analysis is None:
         raise _refusal(claim.outcome, settings.max_queued_bytes_per_client)
     if claim.outcome is ClaimOutcome.CLAIMED:
         try:
-            context.celery().send_task(ANALYZE_TASK, args=[analysis_id])
+            context.celery().send_task(ANALYZE_TASK, args=_task_args(analysis_id))
         except Exception:
             store.release(claim.analysis.job)
             raise
     elif claim.outcome is ClaimOutcome.STORED and callback is not None:
         # the analysis is done: deliver to the new URL at once
         context.celery().send_task(
-            CALLBACK_TASK, args=[analysis_id, callback["url"], callback["message_id"]]
+            CALLBACK_TASK, args=_task_args(analysis_id, callback["url"], callback["message_id"])
         )
     return _resource_response(claim.analysis, 200 if claim.outcome is ClaimOutcome.STORED else 202)
 
@@ -99,7 +105,7 @@ def _refusal(outcome: ClaimOutcome, max_queued_bytes: int) -> ReadfaceError:
 @analyses_bp.get("/<analysis_id>")
 def get(analysis_id: str) -> Response:
     wait = _wait_seconds(request.args.get("wait"))
-    analysis = context.store().wait_for_end(_checked_id(analysis_id), wait)
+    analysis = context.tenant_store().wait_for_end(_checked_id(analysis_id), wait)
     if analysis is None:
         raise _not_found(analysis_id)
     return _resource_response(analysis, 200)
@@ -125,7 +131,7 @@ def annotated(analysis_id: str) -> Response:
         raise AnalysisFailed(f"Analysis {analysis_id} failed: {job.error_message}")
     if job.status is not JobStatus.SUCCEEDED:
         raise NotReady(f"Analysis {analysis_id} is {job.status.value}; try again when it is done.")
-    image = context.store().annotated(analysis_id)
+    image = context.tenant_store().annotated(analysis_id)
     if image is None:
         raise NotFound(f"The annotated image of {analysis_id} has expired.")
     response = Response(image, mimetype="image/jpeg")
@@ -135,6 +141,6 @@ def annotated(analysis_id: str) -> Response:
 
 @analyses_bp.delete("/<analysis_id>")
 def delete(analysis_id: str) -> Response:
-    if not context.store().delete(_checked_id(analysis_id)):
+    if not context.tenant_store().delete(_checked_id(analysis_id)):
         raise _not_found(analysis_id)
     return Response(status=204)

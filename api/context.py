@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from celery import Celery
-from flask import current_app
+from flask import current_app, g
 
 from shared.settings import Settings
 from shared.store import Store
@@ -20,6 +20,11 @@ def settings() -> Settings:
 
 def store() -> Store:
     return current_app.extensions["readface"]["store"]
+
+
+def tenant_store() -> Store:
+    """The store scoped to the caller's tenant (api/guard.py sets it on every /v1 request)."""
+    return store().for_tenant(g.tenant)
 
 
 def celery() -> Celery:

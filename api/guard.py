@@ -1,8 +1,7 @@
-"""Optional API keys and a per-client rate limit, applied to the /v1 endpoints."""
+"""Optional API keys (each acting for a tenant) and a per-client rate limit, on /v1 endpoints."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 
@@ -10,6 +9,7 @@ from flask import Flask, Response, g, request
 
 from api import context
 from shared.errors import BadRequest, RateLimited, Unauthorized
+from shared.tenants import ApiKey, key_digest
 
 
 def _presented_key() -> str | None:
@@ -20,16 +20,22 @@ def _presented_key() -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
-def _check_key(keys: tuple[str, ...]) -> str | None:
-    """The caller's key if keys are enabled (Unauthorized if missing or wrong), else None."""
+def _tenant_of_key(keys: tuple[ApiKey, ...]) -> str:
+    """The tenant of the caller's key if keys are enabled (Unauthorized if missing or wrong),
+    else "" (the one shared scope)."""
     if not keys:
-        return None
+        return ""
     presented = _presented_key()
     if presented is None:
         raise Unauthorized("An API key is required: send it in the X-API-Key header.")
-    if not any(hmac.compare_digest(presented.encode(), k.encode()) for k in keys):
+    digest = key_digest(presented)
+    tenant = None
+    for key in keys:  # every one: the time taken does not tell which key matched
+        if hmac.compare_digest(digest, key.digest):
+            tenant = key.tenant
+    if tenant is None:
         raise Unauthorized("The API key is not valid.")
-    return presented
+    return tenant
 
 
 def _count_request(client: str) -> None:
@@ -59,16 +65,14 @@ def install_guard(app: Flask) -> None:
             return
         _check_query_string()
         try:
-            key = _check_key(context.settings().api_keys)
+            g.tenant = _tenant_of_key(context.settings().api_keys)
         except Unauthorized:
             # Wrong keys count against the address, so guessing keys is rate limited too.
             _count_request(str(request.remote_addr))
             raise
-        # Clients are told apart by key when keys are on (hashed: keys never reach Redis), else
-        # by address; the rate limit and the queued-upload quota both count per client.
-        g.client = (
-            hashlib.sha256(key.encode()).hexdigest()[:16] if key else str(request.remote_addr)
-        )
+        # Clients are told apart by tenant when keys are on (all of a tenant's keys together),
+        # else by address; the rate limit and the queued-upload quota both count per client.
+        g.client = f"tenant:{g.tenant}" if g.tenant else str(request.remote_addr)
         _count_request(g.client)
 
     @app.after_request

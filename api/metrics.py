@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from shared.celery_app import ANALYZE_QUEUE, CALLBACK_QUEUE
+from shared.settings import Settings
 from shared.store import Store
 
 
@@ -49,8 +50,17 @@ def method_label(method: str) -> str:
 class Metrics:
     """One registry per app, so tests can build several apps in one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.registry = CollectorRegistry()
+        # The workers' engine as configured: the API and the workers read the same environment
+        # in every deployment. Each result's `model` says the precision it really ran at (`fast`
+        # runs fp32, and says `exact`, on a CPU without bf16).
+        Gauge(
+            "readface_engine_info",
+            "Inference engine and precision configured (READFACE_ENGINE, READFACE_PRECISION)",
+            ["engine", "precision"],
+            registry=self.registry,
+        ).labels(settings.engine, settings.precision).set(1)
         self._requests = Counter(
             "readface_http_requests",
             "HTTP requests",

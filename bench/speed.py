@@ -1,7 +1,8 @@
 """The in-process pipeline: time per stage, against its unavoidable parts measured bare, and how
-it scales with image size, face count, threads and processes.
+it scales with image size, face count, threads and processes; and per stage on each engine.
 
-    python -m bench.speed [--repeats 5]
+    python -m bench.speed [--repeats 5] [--engine opencv|openvino] [--precision exact|fast]
+                          [--parts limit,sizes,faces,throughput,engines] [--portraits 30]
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import numpy as np
 from skimage import data
 
 from bench.common import EVAL_DIR, median, save, table
-from shared.settings import get_settings
+from bench.parity import add_engine_options, engine_settings, variant_pipelines
+from shared.settings import Settings, get_settings
 from worker.align import landmark_box
 from worker.annotate import JPEG_QUALITY
-from worker.models.engine import Network
-from worker.models.res10 import Res10Detector
+from worker.models.res10 import Res10Detector, SsdNetwork
 from worker.pipeline import Pipeline, load_pipeline
 
 STAGES = ("decode", "detect", "align", "classify", "annotate", "total")
@@ -38,22 +39,23 @@ def elapsed_ms(action: Callable[[], object]) -> float:
 
 
 class RecordingNetwork:
-    """Stands in for the detector's Network and keeps every input it is given."""
+    """Stands in for the detector's network and keeps every input it is given."""
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: SsdNetwork) -> None:
         self.network = network
-        self.inputs: list[np.ndarray] = []
+        self.inputs: list[tuple[np.ndarray, float]] = []
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        self.inputs.append(batch)
-        return self.network.run(batch)
+    def detections(self, blob: np.ndarray, min_score: float) -> np.ndarray:
+        self.inputs.append((blob, min_score))
+        return self.network.detections(blob, min_score)
 
 
 def bare_parts(pipeline: Pipeline, encoded: bytes) -> dict[str, Callable[[], object]]:
     """The unavoidable work for one image, as separate actions: JPEG decode, the detector's
     forwards (the whole image, and the closer looks this image needs), the classifiers' forwards
     on this image's batch, the annotated JPEG's encode; and, apart, the landmark model (an
-    inference too, though not one of the issue's unavoidable parts)."""
+    inference too, though not one of the issue's unavoidable parts). The detector's forwards
+    include its detection output (in cv2.dnn's Caffe graph; in numpy after other engines)."""
     image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
     detector = pipeline.detector
     assert isinstance(detector, Res10Detector)
@@ -65,7 +67,7 @@ def bare_parts(pipeline: Pipeline, encoded: bytes) -> dict[str, Callable[[], obj
     boxes = [landmark_box(face, detector.options) for face in faces] if landmarker else []
     return {
         "decode": lambda: cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR),
-        "detector forwards": lambda: [detector.network.run(b) for b in recorder.inputs],
+        "detector forwards": lambda: [detector.network.detections(*i) for i in recorder.inputs],
         "classifier forwards": lambda: [
             net.run(batch)
             for net, batch in zip(nets, (inputs.gender, inputs.age), strict=True)
@@ -169,10 +171,10 @@ def face_scaling(pipeline: Pipeline, repeats: int) -> list[list[object]]:
 _pipeline: Pipeline | None = None
 
 
-def _load_in_child(threads: int) -> None:
+def _load_in_child(threads: int, settings: Settings) -> None:
     global _pipeline
     cv2.setNumThreads(threads)
-    _pipeline = load_pipeline(get_settings())
+    _pipeline = load_pipeline(settings)
 
 
 def _loaded(_: int) -> int:
@@ -188,11 +190,15 @@ def _analyse_share(images: list[bytes]) -> int:
 
 
 @contextmanager
-def pipeline_pool(processes: int, threads: int = 1) -> Iterator[Pool]:
-    """`processes` processes, each with its pipeline loaded and warmed."""
+def pipeline_pool(
+    processes: int, threads: int = 1, settings: Settings | None = None
+) -> Iterator[Pool]:
+    """`processes` processes, each with its pipeline loaded and warmed (default: the settings
+    of the environment)."""
     # spawn, not fork: a fork of a process whose OpenCV thread pool has started can deadlock
     context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, initializer=_load_in_child, initargs=(threads,)) as pool:
+    initargs = (threads, settings or get_settings())
+    with context.Pool(processes, initializer=_load_in_child, initargs=initargs) as pool:
         ready: set[int] = set()
         while len(ready) < processes:  # until every process has loaded its pipeline
             ready |= set(pool.map(_loaded, range(4 * processes), chunksize=1))
@@ -206,18 +212,20 @@ def pool_throughput(pool: Pool, images: list[bytes], processes: int) -> float:
     return done / (time.perf_counter() - started)
 
 
-def process_throughput(images: list[bytes], processes: int, threads: int = 1) -> float:
+def process_throughput(
+    images: list[bytes], processes: int, threads: int, settings: Settings
+) -> float:
     """Images per second with `processes` processes, each with its pipeline loaded once."""
-    with pipeline_pool(processes, threads) as pool:
+    with pipeline_pool(processes, threads, settings) as pool:
         return pool_throughput(pool, images, processes)
 
 
-def scaling_table(eval_dir: Path) -> dict[str, float]:
+def scaling_table(eval_dir: Path, settings: Settings) -> dict[str, float]:
     images = [p.read_bytes() for p in group_photos(eval_dir)] * 4
     results = {}
     rows = []
     for processes, threads in ((1, 1), (1, 2), (2, 1), (3, 1), (4, 1)):
-        rate = process_throughput(images, processes, threads)
+        rate = process_throughput(images, processes, threads, settings)
         results[f"{processes}x{threads}"] = rate
         rows.append([processes, threads, rate])
     print(
@@ -231,19 +239,86 @@ def scaling_table(eval_dir: Path) -> dict[str, float]:
     return results
 
 
+def engines_table(
+    settings: Settings, eval_dir: Path, portraits: int, repeats: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per stage, median ms per photo, on each engine: portraits (congress) and group photos,
+    in alternating rounds (every engine once per round) so that drift hits all alike."""
+    pipelines = variant_pipelines(settings)
+    workloads = {
+        "portrait": [p.read_bytes() for p in sorted((eval_dir / "congress").glob("*.jpg"))][
+            :portraits
+        ],
+        "group": [p.read_bytes() for p in group_photos(eval_dir)],
+    }
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {
+        kind: {name: {stage: [] for stage in STAGES} for name in pipelines} for kind in workloads
+    }
+    for pipeline in pipelines.values():  # warm-up: first sizes compile on some engines
+        for images in workloads.values():
+            for encoded in images:
+                pipeline.analyze(encoded)
+    for _ in range(repeats):
+        for name, pipeline in pipelines.items():
+            for kind, images in workloads.items():
+                for encoded in images:
+                    timings = pipeline.analyze(encoded).result["timings_ms"]
+                    for stage in STAGES:
+                        samples[kind][name][stage].append(timings[stage])
+    medians = {
+        kind: {
+            name: {stage: median(values) for stage, values in stages.items()}
+            for name, stages in by_engine.items()
+        }
+        for kind, by_engine in samples.items()
+    }
+    reference = next(iter(pipelines))
+    rows = []
+    for kind, by_engine in medians.items():
+        for name, stages in by_engine.items():
+            ratio = by_engine[reference]["total"] / stages["total"]
+            rows.append([kind, name, *(stages[s] for s in STAGES), f"{ratio:.2f}x"])
+    print(
+        table(
+            ["photo", "engine", *STAGES, "speed-up"],
+            rows,
+            f"Per stage, ms (median over {len(workloads['portrait'])} portraits and "
+            f"{len(workloads['group'])} group photos, {repeats} alternating rounds, 1 thread)",
+        ),
+        "\n",
+    )
+    return medians
+
+
+PARTS = ("limit", "sizes", "faces", "throughput", "engines")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    add_engine_options(parser)
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help="comma-separated: " + ",".join(PARTS)
+    )
+    parser.add_argument("--portraits", type=int, default=30, help="for the engines table")
     args = parser.parse_args(argv)
+    parts = args.parts.split(",")
     cv2.setNumThreads(1)  # as in a worker process
-    pipeline = load_pipeline(get_settings())
-    results = {
-        "limit": limit_table(pipeline, args.eval_dir, args.repeats),
-        "sizes": size_scaling(pipeline, args.eval_dir, args.repeats),
-        "faces": face_scaling(pipeline, args.repeats),
-        "throughput": scaling_table(args.eval_dir),
-    }
+    settings = engine_settings(args)
+    pipeline = load_pipeline(settings)
+    print(f"engine {pipeline.engine.name}, precision {pipeline.engine.precision}\n")
+    results: dict[str, Any] = {"engine": [pipeline.engine.name, pipeline.engine.precision]}
+    if "limit" in parts:
+        results["limit"] = limit_table(pipeline, args.eval_dir, args.repeats)
+    if "sizes" in parts:
+        results["sizes"] = size_scaling(pipeline, args.eval_dir, args.repeats)
+    if "faces" in parts:
+        results["faces"] = face_scaling(pipeline, args.repeats)
+    if "throughput" in parts:
+        results["throughput"] = scaling_table(args.eval_dir, settings)
+    if "engines" in parts:
+        results["engines"] = engines_table(settings, args.eval_dir, args.portraits, args.repeats)
     save("speed", results)
     return 0
 

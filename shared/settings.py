@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.tenants import ApiKey, parse_api_keys
+
 DAY_SECONDS = 24 * 3600
 # Defaults that must not depend on the working directory: `readface` runs from anywhere.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -28,7 +30,10 @@ class Settings:
     # Five uploads at the size limit may wait per client; beyond that, 429 until some end.
     max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
-    api_keys: tuple[str, ...] = ()
+    # Inference engine (opencv|openvino) and precision (exact|fast): worker/models/engine.py.
+    engine: str = "openvino"
+    precision: str = "fast"
+    api_keys: tuple[ApiKey, ...] = ()  # hashed: shared/tenants.py
     webhook_secret: str = ""
     callback_allow_private: bool = False
     rate_limit_per_minute: int = 600
@@ -39,6 +44,9 @@ class Settings:
     callback_max_attempts: int = 8
     callback_backoff: float = 10.0
     analyze_max_retries: int = 3
+    # Slow or idle clients: the API reads a whole request before a thread sees it, within these.
+    api_header_timeout: float = 10.0
+    api_body_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         # Accept a str from callers that build Settings by hand; paths are joined later.
@@ -73,7 +81,9 @@ def get_settings() -> Settings:
             _env("MAX_QUEUED_BYTES_PER_CLIENT") or defaults.max_queued_bytes_per_client
         ),
         min_face_score=float(_env("MIN_FACE_SCORE") or defaults.min_face_score),
-        api_keys=tuple(k.strip() for k in keys.split(",") if k.strip()) if keys else (),
+        engine=_env("ENGINE") or defaults.engine,
+        precision=_env("PRECISION") or defaults.precision,
+        api_keys=parse_api_keys(keys or ""),
         webhook_secret=_env("WEBHOOK_SECRET") or defaults.webhook_secret,
         callback_allow_private=(allow_private or "").lower() in _TRUE,
         rate_limit_per_minute=int(_env("RATE_LIMIT_PER_MINUTE") or defaults.rate_limit_per_minute),
@@ -84,4 +94,6 @@ def get_settings() -> Settings:
         callback_max_attempts=int(_env("CALLBACK_MAX_ATTEMPTS") or defaults.callback_max_attempts),
         callback_backoff=float(_env("CALLBACK_BACKOFF") or defaults.callback_backoff),
         analyze_max_retries=int(_env("ANALYZE_MAX_RETRIES") or defaults.analyze_max_retries),
+        api_header_timeout=float(_env("API_HEADER_TIMEOUT") or defaults.api_header_timeout),
+        api_body_timeout=float(_env("API_BODY_TIMEOUT") or defaults.api_body_timeout),
     )

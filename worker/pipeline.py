@@ -14,6 +14,7 @@ from worker.annotate import annotate, encode_jpeg
 from worker.decode import DecodedImage, decode_image
 from worker.faces import FaceAttributes, FaceBox
 from worker.models import PackModels, load_models
+from worker.models.engine import load_engine
 from worker.options import SHIPPED, PipelineOptions
 from worker.packs import verify_pack
 
@@ -35,6 +36,7 @@ class Pipeline:
         self.pack = pack
         self.detector = models.detector
         self.attributes = models.attributes
+        self.engine = models.engine
         self.min_face_score = min_face_score
         self.max_pixels = max_pixels
 
@@ -73,7 +75,12 @@ class Pipeline:
                 _face_json(_full_size_box(face, image), attrs)
                 for face, attrs in zip(faces, attributes, strict=True)
             ],
-            "model": {"pack": self.pack.name, "version": self.pack.fingerprint},
+            "model": {
+                "pack": self.pack.name,
+                "version": self.pack.fingerprint,
+                "engine": self.engine.name,
+                "precision": self.engine.precision,
+            },
             "timings_ms": timings,
         }
         return Analysis(result=result, annotated_jpeg=annotated)
@@ -108,13 +115,15 @@ def load_pipeline(
     verified: bool = False,
     options: PipelineOptions = SHIPPED,
 ) -> Pipeline:
-    """Load the pack named (or the configured one) with the accuracy choices of `options`, warmed
-    up and ready; its files are verified first unless the caller already did (a worker verifies
-    once, before its processes fork)."""
+    """Load the pack named (or the configured one) with the accuracy choices of `options` on the
+    configured engine and precision, warmed up and ready; its files are verified first unless
+    the caller already did (a worker verifies once, before its processes fork). Call it in the
+    process that will analyse: engines are created per process."""
     pack = load_pack(pack_name or settings.model_pack)
     if not verified:
         verify_pack(pack, settings.model_dir)
-    models = load_models(pack, settings.model_dir, options)
+    engine = load_engine(settings.engine, settings.precision)
+    models = load_models(pack, settings.model_dir, options, engine)
     pipeline = Pipeline(pack, models, settings.min_face_score, settings.max_pixels)
     pipeline.warm_up()
     return pipeline

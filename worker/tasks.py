@@ -24,6 +24,7 @@ from shared.settings import get_settings
 from shared.store import Store
 from shared.webhooks import check_secret
 from worker.callbacks import DeliveryFailed, backoff_seconds, deliver
+from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 
@@ -63,6 +64,7 @@ def _check_before_start(sender: Any, **_: Any) -> None:
     try:
         if _runs_analyses:
             verify_pack(load_pack(settings.model_pack), settings.model_dir)
+            check_engine(settings.engine, settings.precision)
         check_secret(settings.webhook_secret)
     except (PackVerificationError, ValueError) as error:
         print(f"readface worker: {error}", file=sys.stderr, flush=True)
@@ -87,14 +89,15 @@ class AnalyzeTask(Task):
         the hard one always (Celery calls this in the main process once it killed the child).
         Anything else, such as a Redis error after its retries, is internal."""
         analysis_id = args[0]
+        tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
         if isinstance(exc, SoftTimeLimitExceeded):
             code, message = FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
         elif isinstance(exc, TimeLimitExceeded):
             code, message = FailureCode.TIMEOUT, _took_longer_than(settings.task_hard_time_limit)
         else:
             code, message = FailureCode.INTERNAL, UNEXPECTED
-        if store().fail(analysis_id, code, message):
-            enqueue_callbacks(analysis_id)
+        if store().for_tenant(tenant).fail(analysis_id, code, message):
+            enqueue_callbacks(analysis_id, tenant)
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
@@ -127,9 +130,10 @@ def _took_longer_than(seconds: float) -> str:
     retry_backoff=True,
     retry_jitter=True,
 )
-def analyze(self: Task, analysis_id: str) -> str:
-    """Analyse the uploaded bytes of one id and store the outcome."""
-    jobs = store()
+def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
+    """Analyse the uploaded bytes of one id of a tenant and store the outcome ("" is the scope
+    without API keys, and what a message sent before tenants means)."""
+    jobs = store().for_tenant(tenant)
     data = jobs.upload(analysis_id)
     if data is None or not jobs.mark_running(analysis_id):
         return "skipped: no pending upload (deleted, expired or already done)"
@@ -154,22 +158,27 @@ def analyze(self: Task, analysis_id: str) -> str:
         ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
     if not ended:
         return "dropped: the job was deleted or ended meanwhile"
-    enqueue_callbacks(analysis_id)
+    enqueue_callbacks(analysis_id, tenant)
     return "done"
 
 
-def enqueue_callbacks(analysis_id: str) -> None:
+def enqueue_callbacks(analysis_id: str, tenant: str) -> None:
     """One delivery task per callback of the job, with the message id given at submission."""
-    job = store().job(analysis_id)
+    job = store().for_tenant(tenant).job(analysis_id)
     for callback in job.callbacks if job else []:
-        deliver_callback.apply_async(args=[analysis_id, callback["url"], callback["message_id"]])
+        deliver_callback.apply_async(
+            args=[analysis_id, callback["url"], callback["message_id"], tenant]
+        )
 
 
 @app.task(name=CALLBACK_TASK, bind=True, max_retries=None)
-def deliver_callback(self: Task, analysis_id: str, url: str, message_id: str) -> str:
-    """POST the analysis to one URL; retried with backoff and jitter, same webhook-id each time."""
+def deliver_callback(
+    self: Task, analysis_id: str, url: str, message_id: str, tenant: str = ""
+) -> str:
+    """POST the tenant's analysis to one URL; retried with backoff and jitter, same webhook-id
+    each time."""
     try:
-        return deliver(store(), analysis_id, url, message_id)
+        return deliver(store().for_tenant(tenant), analysis_id, url, message_id)
     except InvalidCallback as error:
         log.warning("callback %s for %s refused: %s", message_id, analysis_id, error.message)
         return f"refused: {error.message}"

@@ -7,6 +7,7 @@ them to end (`longpoll`), and counters and rate windows (`counters`).
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import redis
@@ -17,6 +18,7 @@ from shared.store.counters import Counters
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
 from shared.store.longpoll import LongPolls
 from shared.store.records import Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+from shared.tenants import is_tenant_name
 
 __all__ = [
     "MAX_CALLBACKS_PER_JOB",
@@ -48,3 +50,13 @@ class Store(LongPolls, Counters):
         self._delete = self.redis.register_script(scripts.DELETE)
         self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
         self._local = threading.local()
+        self.tenant = ""
+
+    def for_tenant(self, tenant: str) -> Store:
+        """This store with its analyses scoped to a tenant ("" is the unscoped store of a service
+        without API keys). It shares the connection, the scripts and the long-poll subscriptions."""
+        if tenant and not is_tenant_name(tenant):
+            raise ValueError(f"Not a tenant name: {tenant!r}")
+        scoped = copy.copy(self)
+        scoped.tenant = tenant
+        return scoped

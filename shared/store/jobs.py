@@ -35,10 +35,10 @@ class JobSteps(KeyedStore):
         queued bytes until the job ends ('over_quota' beyond the limit); None counts nowhere."""
         reply = self._claim(
             keys=[
-                self.key("job", analysis_id),
-                self.key("upload", analysis_id),
-                self.key("result", analysis_id),
-                self.key("annotated", analysis_id),
+                self.analysis_key("job", analysis_id),
+                self.analysis_key("upload", analysis_id),
+                self.analysis_key("result", analysis_id),
+                self.analysis_key("annotated", analysis_id),
                 self.key("stats", "enqueued"),
                 self.key("stats", "dedup_hits"),
                 self.key("pending", client or ""),
@@ -71,22 +71,22 @@ class JobSteps(KeyedStore):
         """Undo a claim whose task could not be enqueued."""
         self._release(
             keys=[
-                self.key("job", job.id),
-                self.key("upload", job.id),
+                self.analysis_key("job", job.id),
+                self.analysis_key("upload", job.id),
                 self.key("stats", "enqueued"),
             ],
             args=[job.created_at, job.id, self.settings.key_prefix],
         )
 
     def job(self, analysis_id: str) -> Job | None:
-        raw = cast(dict[bytes, bytes], self.redis.hgetall(self.key("job", analysis_id)))
+        raw = cast(dict[bytes, bytes], self.redis.hgetall(self.analysis_key("job", analysis_id)))
         return Job.from_hash(analysis_id, raw)
 
     def analysis(self, analysis_id: str) -> StoredAnalysis | None:
         """The job and its result, read together in one round trip; None if there is no job."""
         with self.redis.pipeline() as pipe:
-            pipe.hgetall(self.key("job", analysis_id))
-            pipe.get(self.key("result", analysis_id))
+            pipe.hgetall(self.analysis_key("job", analysis_id))
+            pipe.get(self.analysis_key("result", analysis_id))
             raw, result = pipe.execute()
         job = Job.from_hash(analysis_id, raw)
         if job is None:
@@ -95,15 +95,16 @@ class JobSteps(KeyedStore):
         return StoredAnalysis(job, stored)
 
     def upload(self, analysis_id: str) -> bytes | None:
-        return cast(bytes | None, self.redis.get(self.key("upload", analysis_id)))
+        return cast(bytes | None, self.redis.get(self.analysis_key("upload", analysis_id)))
 
     def annotated(self, analysis_id: str) -> bytes | None:
-        return cast(bytes | None, self.redis.get(self.key("annotated", analysis_id)))
+        return cast(bytes | None, self.redis.get(self.analysis_key("annotated", analysis_id)))
 
     def mark_running(self, analysis_id: str) -> bool:
         """Queued (or redelivered running) job → running; False if the job is gone or ended."""
         started = self._start(
-            keys=[self.key("job", analysis_id), self.key("stats", "executions")], args=[utc_now()]
+            keys=[self.analysis_key("job", analysis_id), self.key("stats", "executions")],
+            args=[utc_now()],
         )
         return bool(started)
 
@@ -127,10 +128,10 @@ class JobSteps(KeyedStore):
         """False when the job was deleted or had already ended (nothing is written then)."""
         ended = self._finish(
             keys=[
-                self.key("job", analysis_id),
-                self.key("upload", analysis_id),
-                self.key("result", analysis_id),
-                self.key("annotated", analysis_id),
+                self.analysis_key("job", analysis_id),
+                self.analysis_key("upload", analysis_id),
+                self.analysis_key("result", analysis_id),
+                self.analysis_key("annotated", analysis_id),
                 self.key("stats", status.value),
             ],
             args=[
@@ -139,7 +140,7 @@ class JobSteps(KeyedStore):
                 error_code,
                 error_message,
                 self.settings.result_ttl,
-                self.key("done", analysis_id),
+                self.analysis_key("done", analysis_id),
                 result,
                 annotated,
                 analysis_id,
@@ -151,7 +152,7 @@ class JobSteps(KeyedStore):
     def delete(self, analysis_id: str) -> bool:
         """Remove every trace of an analysis; False if there was none."""
         removed = self._delete(
-            keys=[self.key(kind, analysis_id) for kind in ANALYSIS_KEY_KINDS],
+            keys=[self.analysis_key(kind, analysis_id) for kind in ANALYSIS_KEY_KINDS],
             args=[analysis_id, self.settings.key_prefix],
         )
         return cast(int, removed) > 0

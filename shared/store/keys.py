@@ -1,6 +1,9 @@
 """Every key readface writes to Redis, and how long each lives.
 
-Keys (prefix from settings, default `readface:`):
+Keys (prefix from settings, default `readface:`). An analysis's keys (job, upload, result,
+annotated, done) belong to a tenant: with API keys on they are named `tenant:{name}:{kind}:{id}`,
+so the same bytes sent by two tenants are two analyses that neither can see from the other; with
+keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys are not scoped.
 - `job:{id}` hash: status, created_at, started_at, finished_at, attempts, error_code,
   error_message, fingerprint (model pack), callbacks (JSON list of {url, message_id}), and while
   pending the uploading client and the upload's size; the upload TTL before it ends, the result
@@ -9,7 +12,8 @@ Keys (prefix from settings, default `readface:`):
 - `result:{id}` result JSON and `annotated:{id}` JPEG, result TTL.
 - `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
 - `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued).
-- `rate:{client}:{minute}` fixed-window request counters, RATE_WINDOW_TTL.
+- `rate:{client}:{minute}` fixed-window request counters, RATE_WINDOW_TTL. A client is
+  `tenant:{name}` with keys on, else the caller's address.
 - `pending:{client}` sorted set of the client's pending uploads (`{id}:{bytes}`, scored by
   when the upload expires) and `pending_bytes:{client}` their total, upload TTL.
 
@@ -36,6 +40,13 @@ class KeyedStore:
 
     settings: Settings
     redis: redis.Redis
+    tenant: str
 
     def key(self, kind: str, name: str) -> str:
+        """A key shared by every tenant (counters, rate windows, a client's pending uploads)."""
         return f"{self.settings.key_prefix}{kind}:{name}"
+
+    def analysis_key(self, kind: str, analysis_id: str) -> str:
+        """A key of one analysis of this store's tenant."""
+        scope = f"tenant:{self.tenant}:" if self.tenant else ""
+        return f"{self.settings.key_prefix}{scope}{kind}:{analysis_id}"

@@ -34,7 +34,7 @@ class LongPolls(JobSteps):
         if timeout <= 0:
             return self.analysis(analysis_id)
         deadline = time.monotonic() + timeout
-        channel = self.key("done", analysis_id).encode()
+        channel = self.analysis_key("done", analysis_id).encode()
         with self._subscription(channel) as pubsub:
             # Read once the subscription is confirmed, so an end published before it is seen
             # in the job and one published after it arrives as a message.

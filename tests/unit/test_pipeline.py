@@ -14,7 +14,6 @@ from tests.images import astronaut_grid, astronaut_jpeg, astronaut_rgb, encode
 from tests.schemas import component_schema
 from worker.models import load_models
 from worker.models.base import FaceInputs
-from worker.models.engine import network_loader
 from worker.options import SHIPPED
 
 RESULT = component_schema("Result")
@@ -147,8 +146,3 @@ def test_a_pack_of_unknown_kind_is_refused_before_anything_loads(tmp_path) -> No
     pack = dataclasses.replace(load_pack("default"), kind="mystery")
     with pytest.raises(ValueError, match="unknown kind 'mystery'"):
         load_models(pack, tmp_path, SHIPPED)
-
-
-def test_an_unknown_inference_engine_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown inference engine 'tpu'"):
-        network_loader("tpu")

@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 
 from worker.conversion.prototxt import read_deploy
-from worker.conversion.res10_onnx import head_blobs
-from worker.conversion.ssd import detection_output, ssd_spec
+from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
 
 # Largest allowed |ONNX - Caffe| on softmax scores and relative box corners, and on the raw loc

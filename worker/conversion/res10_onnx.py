@@ -19,7 +19,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from worker.conversion.prototxt import Deploy, Layer, first, read_deploy, window
+from worker.conversion.prototxt import Layer, first, read_deploy, window
+from worker.conversion.ssd import head_blobs
 
 OPSET = 13
 IR_VERSION = 7
@@ -238,12 +239,6 @@ class _GraphBuilder:
 
     def _softmax(self, layer: Layer) -> None:
         self._simple(layer, "Softmax", axis=int(first(layer.param("softmax_param"), "axis", 1)))
-
-
-def head_blobs(deploy: Deploy) -> tuple[str, str]:
-    """The loc and conf blobs DetectionOutput reads: the ONNX graph's two outputs."""
-    (detection,) = [layer for layer in deploy.layers if layer.type == "DetectionOutput"]
-    return detection.bottoms[0], detection.bottoms[1]
 
 
 def convert_res10(prototxt: Path, caffemodel: Path) -> bytes:

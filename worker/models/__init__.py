@@ -10,12 +10,10 @@ from pathlib import Path
 from shared.manifest import Pack
 from worker.models import cydral, levi_hassner, res10
 from worker.models.base import AttributeModel, FaceDetector
-from worker.models.engine import LoadNetwork, network_loader
+from worker.models.engine import Engine, OpenCVEngine
 from worker.options import PipelineOptions
 
-LoadAttributeModel = Callable[
-    [Path, Mapping[str, str], PipelineOptions, LoadNetwork], AttributeModel
-]
+LoadAttributeModel = Callable[[Path, Mapping[str, str], PipelineOptions, Engine], AttributeModel]
 
 # One entry per manifest `kind`: the module that knows the kind's roles and pre/post-processing.
 KINDS: dict[str, LoadAttributeModel] = {
@@ -26,20 +24,23 @@ KINDS: dict[str, LoadAttributeModel] = {
 
 @dataclass(frozen=True, slots=True)
 class PackModels:
-    """A pack's detector and attribute model, loaded."""
+    """A pack's detector and attribute model, loaded, and the engine they run on."""
 
     detector: FaceDetector
     attributes: AttributeModel
+    engine: Engine
 
 
 def load_models(
-    pack: Pack, model_dir: Path, options: PipelineOptions, engine: str = "opencv"
+    pack: Pack, model_dir: Path, options: PipelineOptions, engine: Engine | None = None
 ) -> PackModels:
-    """Load the pack's models from model_dir through `engine`; ValueError on an unknown kind."""
+    """Load the pack's models from model_dir on `engine` (default: the reference, cv2.dnn);
+    ValueError on an unknown kind."""
     if pack.kind not in KINDS:
         raise ValueError(f"model pack {pack.name!r} has unknown kind {pack.kind!r}")
-    load_network = network_loader(engine)
+    engine = engine or OpenCVEngine()
     return PackModels(
-        detector=res10.load(model_dir, pack.roles, options, load_network),
-        attributes=KINDS[pack.kind](model_dir, pack.roles, options, load_network),
+        detector=res10.load(model_dir, pack.roles, options, engine),
+        attributes=KINDS[pack.kind](model_dir, pack.roles, options, engine),
+        engine=engine,
     )

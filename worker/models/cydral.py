@@ -13,7 +13,7 @@ import numpy as np
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label, nearest_bucket_index
 from worker.models.base import FaceInputs, face_scores
-from worker.models.engine import LoadNetwork, Network
+from worker.models.engine import Engine, Network
 from worker.options import PipelineOptions
 
 # Cydral's networks: RGB chips, (pixel - mean) / 256, per dlib-models' training code.
@@ -98,12 +98,13 @@ class CydralModel:
 
 
 def load(
-    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, load_network: LoadNetwork
+    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, engine: Engine
 ) -> CydralModel:
-    """The pack's landmark model and its gender and age networks (ONNX)."""
+    """The pack's landmark model and its gender and age networks (ONNX, on `engine`; their
+    batches vary with the number of faces, so no input shape is known in advance)."""
     return CydralModel(
         Landmarker(str(model_dir / roles["landmarks"])),
-        load_network(model_dir / roles["gender"], None),
-        load_network(model_dir / roles["age"], None),
+        engine.onnx(model_dir / roles["gender"]),
+        engine.onnx(model_dir / roles["age"]),
         options,
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label
 from worker.models.base import FaceInputs, face_scores
-from worker.models.engine import LoadNetwork, Network
+from worker.models.engine import Engine, Network, load_caffe
 from worker.options import PipelineOptions
 
 # 227x227 BGR crops with these means; label orders as in their deploy files.
@@ -66,11 +66,13 @@ class LeviHassnerModel:
 
 
 def load(
-    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, load_network: LoadNetwork
+    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, engine: Engine
 ) -> LeviHassnerModel:
-    """The pack's gender and age networks (Caffe weights and prototxt each)."""
+    """The pack's gender and age networks (Caffe weights and prototxt each). They run in cv2.dnn
+    whatever the engine: only res10 has an ONNX conversion (its converter has no LRN or
+    InnerProduct, which these CaffeNets use)."""
     return LeviHassnerModel(
-        load_network(model_dir / roles["gender"], model_dir / roles["gender_config"]),
-        load_network(model_dir / roles["age"], model_dir / roles["age_config"]),
+        load_caffe(model_dir / roles["gender"], model_dir / roles["gender_config"]),
+        load_caffe(model_dir / roles["age"], model_dir / roles["age_config"]),
         options,
     )

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from worker.conversion.prototxt import read_deploy
+from worker.conversion.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
 from worker.faces import FaceBox
-from worker.models.engine import LoadNetwork, Network
+from worker.models.engine import Engine, Network, load_caffe
 from worker.options import PipelineOptions
 
 DETECTOR_INPUT = (300, 300)
@@ -40,7 +43,7 @@ def face_shaped(width: int, height: int, limits: tuple[float, float]) -> bool:
     return limits[0] <= height / width <= limits[1]
 
 
-def _iou(a: FaceBox, b: FaceBox) -> float:
+def box_iou(a: FaceBox, b: FaceBox) -> float:
     across = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
     down = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
     if across <= 0 or down <= 0:
@@ -49,10 +52,46 @@ def _iou(a: FaceBox, b: FaceBox) -> float:
     return overlap / (a.width * a.height + b.width * b.height - overlap)
 
 
-class Res10Detector:
-    """res10 through any engine's Network, with the box filters and closer look of `options`."""
+class SsdNetwork(Protocol):
+    """res10 with its detection output: one image's rows (image, class, score, x1, y1, x2, y2),
+    relative, every row scoring at least min_score among them."""
 
-    def __init__(self, network: Network, options: PipelineOptions) -> None:
+    def detections(self, blob: np.ndarray, min_score: float) -> np.ndarray: ...
+
+
+class CaffeSsd:
+    """The Caffe original in cv2.dnn, DetectionOutput included: the reference."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+
+    def detections(self, blob: np.ndarray, min_score: float) -> np.ndarray:
+        return self.network.run(blob)[0, 0]
+
+
+class ConvertedSsd:
+    """The ONNX body on any engine, with PriorBox and DetectionOutput in numpy (priors kept per
+    input size)."""
+
+    def __init__(self, body: Network, spec: SsdSpec) -> None:
+        self.body, self.spec = body, spec
+        self.heads = head_blobs(spec.deploy)
+        self._priors: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def detections(self, blob: np.ndarray, min_score: float) -> np.ndarray:
+        height, width = blob.shape[2:]
+        if (height, width) not in self._priors:
+            self._priors[height, width] = prior_boxes(self.spec, height, width)
+        outputs = self.body.outputs(blob)
+        loc, conf = (outputs[name][0] for name in self.heads)
+        priors = self._priors[height, width]
+        return detection_output(self.spec, loc, conf, height, width, min_score, priors)
+
+
+class Res10Detector:
+    """res10 through any engine, with the box filters and closer look of `options`."""
+
+    def __init__(self, network: SsdNetwork, options: PipelineOptions) -> None:
         self.network = network
         self.options = options
 
@@ -62,7 +101,7 @@ class Res10Detector:
         """One forward pass at `size`: plausible boxes scoring at least min_score, clipped."""
         height, width = image.shape[:2]
         blob = cv2.dnn.blobFromImage(_shrink(image, size), 1.0, size, DETECTOR_MEAN)
-        detections = self.network.run(blob)[0, 0]  # rows: (image, class, score, x1, y1, x2, y2)
+        detections = self.network.detections(blob, min_score)
         boxes = []
         for _, _, score, x1, y1, x2, y2 in detections[detections[:, 2] >= min_score]:
             if sticks_out_of_a_corner(x1, y1, x2, y2, self.options.corner_overhang):
@@ -79,7 +118,7 @@ class Res10Detector:
         return boxes
 
     def _is_new(self, box: FaceBox, faces: list[FaceBox]) -> bool:
-        return all(_iou(box, face) <= self.options.same_face_iou for face in faces)
+        return all(box_iou(box, face) <= self.options.same_face_iou for face in faces)
 
     def _look_closer(
         self, image: np.ndarray, candidate: FaceBox, min_score: float
@@ -94,7 +133,7 @@ class Res10Detector:
         crop = image[top:bottom, left:right]
         for box in self.detections(crop, self.options.verify_input, min_score):
             found = FaceBox(box.x + left, box.y + top, box.width, box.height, box.score)
-            if _iou(found, candidate) > self.options.same_face_iou:
+            if box_iou(found, candidate) > self.options.same_face_iou:
                 return found
         return None
 
@@ -112,10 +151,16 @@ class Res10Detector:
 
 
 def load(
-    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, load_network: LoadNetwork
+    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, engine: Engine
 ) -> Res10Detector:
-    """The pack's res10 detector (roles detector_weights and detector_config)."""
-    network = load_network(
-        model_dir / roles["detector_weights"], model_dir / roles["detector_config"]
-    )
-    return Res10Detector(network, options)
+    """The pack's res10 detector: the Caffe original (roles detector_weights, detector_config)
+    on the reference engine, else its ONNX conversion (detector_onnx), prepared for the input
+    sizes it will see."""
+    config = model_dir / roles["detector_config"]
+    if engine.reference:
+        return Res10Detector(
+            CaffeSsd(load_caffe(model_dir / roles["detector_weights"], config)), options
+        )
+    shapes = [(1, 3, height, width) for width, height in (DETECTOR_INPUT, options.verify_input)]
+    body = engine.onnx(model_dir / roles["detector_onnx"], shapes)
+    return Res10Detector(ConvertedSsd(body, ssd_spec(read_deploy(config.read_text()))), options)
