@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
 
 import cv2
 import numpy as np
@@ -35,6 +36,21 @@ def encode(
 def astronaut_jpeg(quality: int = 90) -> bytes:
     """The astronaut as JPEG; a different quality gives different bytes (a different id)."""
     return encode(astronaut_rgb(), "JPEG", quality=quality)
+
+
+def jpeg_claiming(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its start-of-frame size replaced (the scans are left as they are)."""
+    sof = next(data.find(m) for m in (b"\xff\xc0", b"\xff\xc2") if data.find(m) > 0)
+    return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
+
+
+def scan_bomb(scans: int, side: int = 6320) -> bytes:
+    """A small progressive JPEG whose last refinement scan is repeated up to `scans` scans, with a
+    frame claiming side x side (issue 19's 1.6 MB file held 20,000 scans)."""
+    data = encode(np.full((16, 16, 3), 90, dtype=np.uint8), "JPEG", progressive=True)
+    last = data.rfind(b"\xff\xda")
+    body = data[:-2] + data[last:-2] * (scans - data.count(b"\xff\xda")) + b"\xff\xd9"
+    return jpeg_claiming(body, side, side)
 
 
 def astronaut_grid(columns: int, rows: int) -> np.ndarray:

@@ -5,14 +5,7 @@ workers are split as `readface up` starts them: one analysis process, callbacks 
 from __future__ import annotations
 
 import contextlib
-import os
-import select
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,19 +17,21 @@ from shared.callback_urls import DNS_MAX_LOOKUPS
 from shared.celery_app import (
     ANALYZE_QUEUE,
     CALLBACK_QUEUE,
+    CALLBACK_UNACKED_KEYS,
     CALLBACK_WORKER_POOL,
     CALLBACK_WORKER_THREADS,
 )
-from shared.launcher import SCRIPTS, free_port, start_worker, stop
+from shared.launcher import free_port, start_worker, stop
+from tests.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
 from tests.images import astronaut_jpeg
 from tests.integration.test_callbacks import Receiver
+from tests.receivers import DRIP_SECONDS, DrippingReceiver
 from tests.service import Api, poll, running_api, running_redis, service_env
 from tests.service import wait_ready as wait_for_worker
 
 pytestmark = pytest.mark.integration
 ATTEMPTS = 3
 DEADLINE = 3.0  # READFACE_CALLBACK_TIMEOUT: the whole of one attempt
-DRIP_SECONDS = 0.5  # the dripping receiver's pace: far below any per-read timeout
 
 
 @contextlib.contextmanager
@@ -72,7 +67,8 @@ def stack() -> Iterator[tuple[Api, str]]:
 def deliveries_settled(redis_url: str) -> bool:
     """No callback waiting in the queue and none held by a worker (retries wait unacked)."""
     client = redis.Redis.from_url(redis_url)
-    return client.llen(CALLBACK_QUEUE) == 0 and client.hlen("unacked") == 0
+    unacked = CALLBACK_UNACKED_KEYS["unacked_key"]
+    return client.llen(CALLBACK_QUEUE) == 0 and client.hlen(unacked) == 0
 
 
 def test_receiver_down_does_not_hold_up_the_analysis(stack: tuple[Api, str]) -> None:
@@ -110,47 +106,6 @@ def test_receiver_answering_500_then_200_gets_no_duplicate(stack: tuple[Api, str
         receiver.server.shutdown()
 
 
-class DrippingReceiver:
-    """A raw TCP receiver that reads the request, then sends a 200 one byte every DRIP_SECONDS
-    (a status line longer than any attempt). Records how long each connection was held before
-    the client hung up, and how many are open now."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
-        self.held: list[float] = []
-        self.open = 0
-        self.stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                connection, _ = self.listener.accept()
-                threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
-
-    def _drip(self, connection: socket.socket) -> None:
-        self.open += 1
-        started = time.monotonic()
-        answer = b"HTTP/1.1 200 OK" + b" (slowly)" * 40 + b"\r\nContent-Length: 0\r\n\r\n"
-        with connection, contextlib.suppress(OSError):
-            for byte in answer:
-                readable, _, _ = select.select([connection], [], [], DRIP_SECONDS)
-                if self.stopped.is_set() or (
-                    readable and not connection.recv(65536, socket.MSG_PEEK)
-                ):
-                    break  # the client hung up (or the test is over)
-                if readable:
-                    connection.recv(65536)  # the request
-                connection.sendall(bytes([byte]))
-        self.held.append(time.monotonic() - started)
-        self.open -= 1
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.listener.close()
-
-
 def test_dripping_receiver_is_cut_at_the_deadline_and_retried(stack: tuple[Api, str]) -> None:
     api, redis_url = stack
     receiver = DrippingReceiver()
@@ -182,47 +137,18 @@ def test_analysis_finishes_while_a_delivery_drips(stack: tuple[Api, str]) -> Non
         receiver.close()
 
 
-class SilentDns:
-    """A UDP socket on port 53 that reads queries and never answers; records the names asked."""
-
-    def __init__(self, address: str) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((address, 53))
-        self.names: set[str] = set()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                query, _ = self.sock.recvfrom(512)
-                labels, at = [], 12  # the question's name follows the 12-byte header
-                while query[at]:
-                    labels.append(query[at + 1 : at + 1 + query[at]].decode())
-                    at += 1 + query[at]
-                self.names.add(".".join(labels))
-
-
 @contextlib.contextmanager
 def api_behind_silent_dns(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[Api, SilentDns]]:
-    """The API in its own mount namespace whose /etc/resolv.conf names the silent server (glibc
-    has no variable for the name server); everything else, Redis included, is shared."""
-    dns = SilentDns("127.0.0.153")
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("nameserver 127.0.0.153\noptions timeout:30 attempts:1\n")
-    port = free_port()
-    in_namespace = 'mount --bind "$0" /etc/resolv.conf && exec bash "$1"'
-    process = subprocess.Popen(
-        ["unshare", "--mount", "sh", "-c", in_namespace, conf, SCRIPTS / "api-entrypoint.sh"],
-        env={**env, "READFACE_BIND": f"127.0.0.1:{port}", "PYTHON": sys.executable},
-        start_new_session=True,
-    )
-    api = Api(f"http://127.0.0.1:{port}", process)
-    try:
-        poll(lambda: _healthy(api), 30, "the API to answer /healthz")
-        yield api, dns
-    finally:
-        stop(process)
-        dns.sock.close()
+    """The API behind a name server that never answers (see tests/dns.py)."""
+    with silent_dns(tmp_path) as (dns, conf):
+        port = free_port()
+        process = start_api_with_resolv_conf(conf, env, port)
+        api = Api(f"http://127.0.0.1:{port}", process)
+        try:
+            poll(lambda: _healthy(api), 30, "the API to answer /healthz")
+            yield api, dns
+        finally:
+            stop(process)
 
 
 def _healthy(api: Api) -> bool:
@@ -233,8 +159,7 @@ def _healthy(api: Api) -> bool:
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("unshare") is None,
-    reason="needs root (a mount namespace, and port 53) and unshare",
+    not can_fake_dns(), reason="needs root (a mount namespace, and port 53) and unshare"
 )
 def test_callback_hosts_whose_dns_never_answers_do_not_take_the_api(tmp_path: Path) -> None:
     submissions = DNS_MAX_LOOKUPS + 4

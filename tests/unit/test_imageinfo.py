@@ -15,7 +15,7 @@ from PIL import Image
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.imageinfo import FORMAT_MAX_PIXELS, MEDIA_TYPES, read_image_info
 from shared.jpeg_markers import MAX_SCANS
-from tests.images import encode
+from tests.images import encode, jpeg_claiming, scan_bomb
 
 LIMIT = 50_000_000
 
@@ -77,21 +77,6 @@ def heic(rgb: np.ndarray, orientation: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="HEIF", quality=80, exif=exif.tobytes())
     return buffer.getvalue()
-
-
-def jpeg_claiming(data: bytes, width: int, height: int) -> bytes:
-    """The JPEG with its start-of-frame size replaced (the scans are left as they are)."""
-    sof = next(data.find(m) for m in (b"\xff\xc0", b"\xff\xc2") if data.find(m) > 0)
-    return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
-
-
-def scan_bomb(scans: int, side: int = 6320) -> bytes:
-    """A small progressive JPEG whose last refinement scan is repeated up to `scans` scans, with a
-    frame claiming side x side (the issue's 1.6 MB file held 20,000 scans)."""
-    data = encode(np.full((16, 16, 3), 90, dtype=np.uint8), "JPEG", progressive=True)
-    last = data.rfind(b"\xff\xda")
-    body = data[:-2] + data[last:-2] * (scans - data.count(b"\xff\xda")) + b"\xff\xd9"
-    return jpeg_claiming(body, side, side)
 
 
 def test_reads_size_of_heic_from_its_ispe_box() -> None:
