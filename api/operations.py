@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify
 
 from api import context
 from api.openapi import openapi_document
+from shared.celery_app import ANALYZE_QUEUE
 from shared.errors import Unavailable
 
 operations_bp = Blueprint("operations", __name__)
@@ -25,10 +26,26 @@ def readyz() -> Response:
         raise Unavailable(
             f"Not ready: Redis does not answer ({type(error).__name__}).", retry_after=5
         ) from None
-    # Answered by each worker's main process, so a busy worker still counts as alive.
-    if not context.celery().control.ping(timeout=PING_TIMEOUT_SECONDS, limit=1):
-        raise Unavailable("Not ready: no worker answered a ping.", retry_after=5)
-    return jsonify({"status": "ready"})
+    # Answered by each worker's main process, so a busy worker still counts as alive. Callbacks
+    # have workers of their own, which cannot analyse: one consuming `analyze` must answer.
+    try:
+        context.celery().control.broadcast(
+            "active_queues", reply=True, timeout=PING_TIMEOUT_SECONDS, callback=_stop_at_analyzer
+        )
+    except _AnalyzerAnswered:
+        return jsonify({"status": "ready"})
+    raise Unavailable("Not ready: no worker consuming analyses answered.", retry_after=5)
+
+
+class _AnalyzerAnswered(Exception):
+    pass
+
+
+def _stop_at_analyzer(reply: dict[str, list[dict[str, object]]]) -> None:
+    """Called for each worker's answer as it arrives; raising is the one way to stop Celery
+    collecting answers until its timeout, so the first analysis worker's answer ends the wait."""
+    if any(q["name"] == ANALYZE_QUEUE for queues in reply.values() for q in queues):
+        raise _AnalyzerAnswered
 
 
 @operations_bp.get("/metrics")

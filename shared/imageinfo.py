@@ -6,12 +6,13 @@ the worker uses it to refuse oversized images before it allocates their pixels.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.heif_boxes import heif_size, is_heif
-from shared.jpeg_markers import read_jpeg_layout
+from shared.jpeg_markers import Frame, read_jpeg_layout
 
 # Media type per format name. HEIF is sent as image/heif; image/heic, the name iPhones use for
 # HEVC-coded HEIF, is accepted as well ("heic" is never a sniffed format, only an accepted type).
@@ -32,9 +33,11 @@ FORMAT_MAX_PIXELS = {
     "bmp": 22_000_000,
     "webp": 30_000_000,
     "heif": 22_000_000,
-    # a progressive JPEG's coefficients are held whole (2 bytes each) whatever the DCT scaling
-    "progressive jpeg": 32_000_000,
 }
+# A progressive JPEG's DCT coefficients are held whole (2 bytes each, per component at its own
+# sampling) whatever the DCT scaling: this bounds them. A 48 MP phone photo (4:2:0) needs 146 MB;
+# 4:4:4 stops near 27 MP. At the bound a worker peaks near 340 MB (`python -m bench.decode_memory`).
+PROGRESSIVE_MAX_COEFFICIENT_BYTES = 160_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,7 @@ def sniff_format(data: bytes) -> str:
 
 
 def max_pixels_for(fmt: str, max_pixels: int) -> int:
-    """The pixel cap of one format (or "progressive jpeg"): the global cap, or its own when
-    lower."""
+    """The pixel cap of one format: the global cap, or its own when lower."""
     return min(max_pixels, FORMAT_MAX_PIXELS.get(fmt, max_pixels))
 
 
@@ -79,20 +81,40 @@ def read_image_info(data: bytes, max_pixels: int) -> ImageInfo:
         if fmt == "jpeg":
             frame = read_jpeg_layout(data).frame
             width, height = frame.width, frame.height
-            kind = "progressive jpeg" if frame.progressive else fmt
         else:
-            (width, height), kind = _READERS[fmt](data), fmt
+            width, height = _READERS[fmt](data)
     except (struct.error, IndexError, ValueError) as error:
         raise InvalidImage(f"The {fmt.upper()} header could not be read ({error}).") from error
     if width <= 0 or height <= 0:
         raise InvalidImage(f"The {fmt.upper()} header gives an empty size {width}x{height}.")
-    cap = max_pixels_for(kind, max_pixels)
+    cap = max_pixels_for(fmt, max_pixels)
     if width * height > cap:
         raise InvalidImage(
             f"The image is {width}x{height} = {width * height:,} pixels, "
-            f"over the limit of {cap:,}" + (f" for {kind.upper()}." if cap < max_pixels else ".")
+            f"over the limit of {cap:,}" + (f" for {fmt.upper()}." if cap < max_pixels else ".")
         )
+    if fmt == "jpeg" and frame.progressive:
+        needed = coefficient_bytes(frame)
+        if needed > PROGRESSIVE_MAX_COEFFICIENT_BYTES:
+            raise InvalidImage(
+                f"The progressive JPEG is {width}x{height}: decoding it would hold "
+                f"{needed / 1e6:,.0f} MB of coefficients, over the limit of "
+                f"{PROGRESSIVE_MAX_COEFFICIENT_BYTES / 1e6:,.0f} MB (a baseline JPEG has no such "
+                "limit; 4:2:0 colour needs half of 4:4:4)."
+            )
     return ImageInfo(fmt, width, height)
+
+
+def coefficient_bytes(frame: Frame) -> int:
+    """Bytes of DCT coefficients a decoder holds for the whole frame: 64 of 2 bytes per 8x8 block
+    of each component, at the component's sampling."""
+    h_max = max(c.h for c in frame.components)
+    v_max = max(c.v for c in frame.components)
+    blocks = sum(
+        math.ceil(frame.width * c.h / h_max / 8) * math.ceil(frame.height * c.v / v_max / 8)
+        for c in frame.components
+    )
+    return blocks * 128
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -124,6 +124,16 @@ def test_jpeg_with_the_most_scans_allowed_is_accepted() -> None:
     assert read_image_info(scan_bomb(MAX_SCANS, side=4000), LIMIT).width == 4000
 
 
-def test_progressive_jpeg_over_its_cap_is_refused_under_the_global_cap() -> None:
-    with pytest.raises(InvalidImage, match="for PROGRESSIVE JPEG"):
-        read_image_info(scan_bomb(10), LIMIT)
+def progressive_header(width: int, height: int, subsampling: int) -> bytes:
+    small = encode(np.zeros((16, 16, 3), dtype=np.uint8), "JPEG", progressive=True,
+                   subsampling=subsampling)  # fmt: skip
+    return jpeg_claiming(small, width, height)
+
+
+def test_progressive_jpeg_whose_coefficients_pass_the_bound_is_refused() -> None:
+    with pytest.raises(InvalidImage, match="MB of coefficients"):
+        read_image_info(progressive_header(6000, 6000, subsampling=0), LIMIT)  # 4:4:4, 216 MB
+
+
+def test_a_48_mp_progressive_phone_jpeg_is_accepted() -> None:
+    assert read_image_info(progressive_header(8064, 6048, subsampling=2), LIMIT).width == 8064
