@@ -29,15 +29,15 @@ MEDIA_TYPES = {
 # libjpeg's DCT scaling): at these a worker process peaks under 400 MB RSS while decoding and
 # analysing (measured by `python -m bench.decode_memory`).
 FORMAT_MAX_PIXELS = {
-    "png": 22_000_000,
-    "bmp": 22_000_000,
-    "webp": 30_000_000,
+    "png": 16_000_000,
+    "bmp": 16_000_000,
+    "webp": 22_000_000,
     "heif": 22_000_000,
 }
 # A progressive JPEG's DCT coefficients are held whole (2 bytes each, per component at its own
-# sampling) whatever the DCT scaling: this bounds them. A 48 MP phone photo (4:2:0) needs 146 MB;
-# 4:4:4 stops near 27 MP. At the bound a worker peaks near 340 MB (`python -m bench.decode_memory`).
-PROGRESSIVE_MAX_COEFFICIENT_BYTES = 160_000_000
+# sampling) whatever the DCT scaling: this bounds them. A 48 MP phone photo (8064x6048, 4:2:0)
+# needs 146.3 MB; 4:4:4 stops near 24 MP.
+PROGRESSIVE_MAX_COEFFICIENT_BYTES = 146_500_000
 
 
 @dataclass(frozen=True, slots=True)
