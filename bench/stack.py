@@ -15,6 +15,7 @@ import requests
 from celery.app.control import Control
 
 from bench.common import REPO, RESULTS
+from cli.up import free_port, start_api, start_redis, start_worker, stop
 from shared.celery_app import (
     ANALYZE_QUEUE,
     CALLBACK_QUEUE,
@@ -22,7 +23,6 @@ from shared.celery_app import (
     CALLBACK_WORKER_THREADS,
     create_celery_app,
 )
-from shared.launcher import free_port, start_api, start_redis, start_worker, stop
 from shared.settings import Settings
 from tests.dns import start_api_with_resolv_conf
 

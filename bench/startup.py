@@ -15,7 +15,8 @@ import requests
 
 from bench.common import REPO, median, save, table
 from bench.stack import open_log
-from shared.launcher import child_pids, free_port, start_api, start_redis, start_worker, stop
+from cli.up import free_port, start_api, start_redis, start_worker, stop
+from tests.service import child_pids
 
 
 def rss_mb(pid: int) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from shared.launcher import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
+from cli.up import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
 from shared.settings import Settings
 from shared.store import Store
 from tests.conftest import MODEL_DIR, REPO
@@ -162,3 +162,17 @@ def _answers(api: Api) -> bool:
 
 def store_for(redis_url: str) -> Store:
     return Store(Settings(redis_url=redis_url))
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process (e.g. a Celery worker's pool processes), from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children

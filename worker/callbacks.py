@@ -35,7 +35,7 @@ from shared.errors import InvalidCallback
 from shared.resource import analysis_resource
 from shared.settings import Settings
 from shared.store import Store
-from shared.webhooks import webhook_headers
+from worker.webhooks import webhook_headers
 
 
 class DeliveryFailed(Exception):

@@ -22,11 +22,11 @@ from shared.jobs import FailureCode
 from shared.manifest import load_pack
 from shared.settings import get_settings
 from shared.store import Store
-from shared.webhooks import check_secret
 from worker.callbacks import DeliveryFailed, backoff_seconds, deliver
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
+from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
 settings = get_settings()

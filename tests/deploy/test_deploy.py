@@ -14,8 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cli.up import SCRIPTS
 from shared.celery_app import ANALYZE_QUEUE
-from shared.launcher import SCRIPTS
 from shared.manifest import load_pack
 from tests.conftest import MODEL_DIR, REPO
 from tests.service import start_worker_expecting_refusal
@@ -54,8 +54,10 @@ def test_worker_image_bakes_the_verified_models_read_only() -> None:
     text = (REPO / "Dockerfile.worker").read_text()
     assert "RUN scripts/build-models.sh" in text
     stage = " ".join(final_stage("Dockerfile.worker"))
-    assert "COPY --from=models /models /root/models" in stage
-    assert "chmod 0444 /root/models/*" in stage and "chmod 0555 /root/models" in stage
+    assert "COPY --from=models /out /root/" in stage
+    # modes set where the files are written: a chmod in the final stage copies the layer again
+    assert "chmod 0444 /out/models/* && chmod 0555 /out/models" in text
+    assert "chmod" not in stage.replace("chmod 0711 /root", "")
     assert "READFACE_MODEL_DIR=/root/models" in stage
     assert "build-essential" not in text and "gcc" not in text
 
@@ -73,7 +75,7 @@ def test_api_image_has_no_opencv_or_numpy() -> None:
 def test_images_and_ci_start_services_with_the_same_scripts() -> None:
     assert 'CMD ["scripts/worker-entrypoint.sh"]' in (REPO / "Dockerfile.worker").read_text()
     assert 'CMD ["scripts/api-entrypoint.sh"]' in (REPO / "Dockerfile.api").read_text()
-    launcher = (REPO / "shared" / "launcher.py").read_text()
+    launcher = (REPO / "cli" / "up.py").read_text()
     assert '"worker-entrypoint.sh"' in launcher and '"api-entrypoint.sh"' in launcher
     assert "scripts/build-models.sh" in (REPO / "Makefile").read_text()
     for script in ("worker-entrypoint.sh", "api-entrypoint.sh", "build-models.sh"):

@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from shared.launcher import stop
+from cli.up import stop
 from tests.e2e.page import cards, choose_files, wait_for_image, wait_for_status, write_photo
 from tests.service import Api
 

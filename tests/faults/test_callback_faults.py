@@ -13,6 +13,7 @@ import pytest
 import redis
 import requests
 
+from cli.up import free_port, start_worker, stop
 from shared.callback_urls import DNS_MAX_LOOKUPS
 from shared.celery_app import (
     ANALYZE_QUEUE,
@@ -21,7 +22,6 @@ from shared.celery_app import (
     CALLBACK_WORKER_POOL,
     CALLBACK_WORKER_THREADS,
 )
-from shared.launcher import free_port, start_worker, stop
 from tests.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
 from tests.images import astronaut_jpeg
 from tests.integration.test_callbacks import Receiver

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.launcher import child_pids
 from tests.images import astronaut_jpeg, astronaut_rgb, encode
 from tests.service import (
     Api,
+    child_pids,
     poll,
     running_api,
     running_redis,

@@ -18,7 +18,7 @@ import pytest
 import redis
 import requests
 
-from shared.launcher import free_port
+from cli.up import free_port
 from tests.conftest import REPO
 from tests.images import astronaut_jpeg
 from tests.service import Api, poll
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 def readface(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.launcher import free_port, redis_url, start_redis, stop
+from cli.up import free_port, redis_url, start_redis, stop
 from shared.settings import Settings
 from shared.store import Store
 from tests.service import poll

