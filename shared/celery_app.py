@@ -5,7 +5,10 @@ Importing this pulls in no task code and no OpenCV: the API sends tasks by name.
 
 from __future__ import annotations
 
-from celery import Celery
+from collections.abc import Collection
+from typing import Any
+
+from celery import Celery, signals
 
 from shared.settings import Settings
 
@@ -17,6 +20,55 @@ CALLBACK_QUEUE = "callbacks"
 # hold analysis capacity. Deliveries wait on the network, not the CPU: threads, this many.
 CALLBACK_WORKER_POOL = "threads"
 CALLBACK_WORKER_THREADS = 8
+
+# A message a worker took but has not acknowledged goes back to its queue once it has been out
+# this much longer than its task can last: a lost host's jobs return after that (plus one sweep),
+# while a healthy worker is never overtaken. The margin covers clock skew between hosts.
+VISIBILITY_MARGIN_SECONDS = 15
+# How often each worker looks for such messages (kombu's default sweep is 100 s).
+RESTORE_SWEEP_SECONDS = 5
+# Callback retries wait for their countdown inside the worker that took them, unacknowledged, for
+# up to minutes: their own index, restored only by callback workers after a longer timeout, so an
+# analysis worker's short one never hands a waiting retry to a second worker.
+CALLBACK_UNACKED_KEYS = {
+    "unacked_key": "unacked_callbacks",
+    "unacked_index_key": "unacked_index_callbacks",
+    "unacked_mutex_key": "unacked_mutex_callbacks",
+}
+
+
+def analysis_visibility_timeout(settings: Settings) -> float:
+    """Seconds after which a taken analysis is handed out again: the hard limit plus a margin."""
+    return settings.task_hard_time_limit + VISIBILITY_MARGIN_SECONDS
+
+
+def callback_visibility_timeout(settings: Settings) -> float:
+    """Seconds after which a taken delivery is handed out again: the longest retry countdown
+    (worker/callbacks.py backoff_seconds) plus one attempt's deadline plus a margin."""
+    longest_countdown = settings.callback_backoff * 2 ** max(settings.callback_max_attempts - 2, 0)
+    return longest_countdown + settings.callback_timeout + VISIBILITY_MARGIN_SECONDS
+
+
+def consumer_transport_options(settings: Settings, queues: Collection[str]) -> dict[str, Any]:
+    """The broker options of a worker consuming `queues` (a worker taking callbacks at all
+    gets the callbacks' timeout and index)."""
+    options: dict[str, Any] = {
+        "visibility_timeout": analysis_visibility_timeout(settings),
+        "unacked_restore_interval": RESTORE_SWEEP_SECONDS,
+        "unacked_restore_throttle": 1,
+        # a sweep holds this lock for milliseconds; a worker cut off while holding it would
+        # otherwise stop every sweep for kombu's default 300 s
+        "unacked_mutex_expire": 15,
+        # a broker gone without closing the connection (host loss, partition) fails a command
+        # instead of blocking it forever
+        "socket_timeout": 15,
+        "socket_connect_timeout": 5,
+    }
+    if CALLBACK_QUEUE in queues:
+        options.update(
+            CALLBACK_UNACKED_KEYS, visibility_timeout=callback_visibility_timeout(settings)
+        )
+    return options
 
 
 def create_celery_app(settings: Settings) -> Celery:
@@ -35,8 +87,8 @@ def create_celery_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_hard_time_limit,
-        # unacknowledged messages come back after this; it must exceed the longest task
-        broker_transport_options={"visibility_timeout": 4 * settings.task_hard_time_limit},
+        # what a worker consumes decides its options (below); senders use the analysis ones
+        broker_transport_options=consumer_transport_options(settings, [ANALYZE_QUEUE]),
         broker_connection_retry_on_startup=True,
         task_default_queue=ANALYZE_QUEUE,
         task_routes={
@@ -46,4 +98,12 @@ def create_celery_app(settings: Settings) -> Celery:
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )
+
+    # worker_init comes after the worker knows its queues and before it connects to consume.
+    def consume_with_queue_options(sender: Any, **_: Any) -> None:
+        if sender.app is app:
+            queues = set(app.amqp.queues.consume_from)
+            app.conf.broker_transport_options = consumer_transport_options(settings, queues)
+
+    signals.worker_init.connect(consume_with_queue_options, weak=False)
     return app

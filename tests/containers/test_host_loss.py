@@ -1,0 +1,117 @@
+"""Host loss with real containers: a worker container killed, another cut off the network for
+30 s, Redis restarted with its AOF, each with hundreds of jobs in flight. Every accepted job
+ends, once; the figures are printed for the report."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+import redis
+import requests
+
+from tests.containers.stack import Stack, docker
+from tests.images import astronaut_rgb, encode
+from tests.service import poll
+
+JOBS = 300
+PARTITION_SECONDS = 30
+# defaults: hard limit 90 s + 15 s margin, swept every 5 s; the issue's bound is 2 minutes
+LOST_JOBS_BUDGET_SECONDS = 120
+ENDED = {b"succeeded", b"failed"}
+
+
+def distinct_pngs(count: int, series: int) -> list[bytes]:
+    """Small portraits with different bytes (one pixel coded from the series and index; PNG,
+    because JPEG quantisation would make many of them equal)."""
+    base = np.ascontiguousarray(astronaut_rgb()[::2, ::2])
+    images = []
+    for i in range(count):
+        image = base.copy()
+        image[0, 0] = (series, i % 256, i // 256)
+        images.append(encode(image, "PNG", compress_level=1))
+    assert len(set(images)) == count
+    return images
+
+
+def submit(api: str, images: list[bytes]) -> list[str]:
+    def one(data: bytes) -> str:
+        response = requests.post(
+            api + "/v1/analyses", data=data, headers={"Content-Type": "image/png"}, timeout=60
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, images))
+
+
+def store(stack: Stack) -> redis.Redis:
+    address = urlsplit(stack.url("redis", 6379))
+    return redis.Redis(address.hostname, address.port, socket_timeout=10)
+
+
+def statuses(client: redis.Redis, ids: list[str]) -> list[bytes | None]:
+    with client.pipeline(transaction=False) as pipe:
+        for analysis_id in ids:
+            pipe.hget(f"readface:job:{analysis_id}", "status")
+        return pipe.execute()
+
+
+def until_ended(client: redis.Redis, ids: list[str], what: str) -> None:
+    """Poll until every job ended; on a timeout, say which states the others were left in."""
+    try:
+        poll(lambda: set(statuses(client, ids)) <= ENDED, 300, what, every=1)
+    except AssertionError as error:
+        left = Counter(s for s in statuses(client, ids) if s not in ENDED)
+        raise AssertionError(f"{error}; left: {dict(left)}") from None
+
+
+def ends(client: redis.Redis) -> int:
+    succeeded, failed = client.mget("readface:stats:succeeded", "readface:stats:failed")
+    return int(succeeded or 0) + int(failed or 0)
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_and_a_partitioned_worker_lose_no_job(stack: Stack) -> None:
+    client = store(stack)
+    ends_before = ends(client)
+    ids = submit(stack.url("api", 8000), distinct_pngs(JOBS, series=1))
+    poll(lambda: b"running" in statuses(client, ids), 60, "a job to run")
+    lost, cut = stack.containers("worker")
+    network = next(iter(stack.inspect(cut)["NetworkSettings"]["Networks"]))
+    started = time.monotonic()
+    docker("kill", lost)
+    docker("network", "disconnect", network, cut)
+    in_flight = [i for i, s in zip(ids, statuses(client, ids), strict=True) if s == b"running"]
+    time.sleep(PARTITION_SECONDS)  # the fault's duration, not a wait for something to happen
+    docker("network", "connect", network, cut)
+    until_ended(client, in_flight, "the in-flight jobs to end")
+    in_flight_seconds = time.monotonic() - started
+    until_ended(client, ids, "every job to end")
+    print(
+        f"\nhost loss: {len(in_flight)} jobs in flight at the kill ended "
+        f"{in_flight_seconds:.0f} s after it; all {JOBS} ended "
+        f"{time.monotonic() - started:.0f} s after it"
+    )
+    assert set(statuses(client, ids)) == {b"succeeded"}
+    assert ends(client) - ends_before == JOBS  # each ended once
+    assert in_flight_seconds < LOST_JOBS_BUDGET_SECONDS
+    docker("start", lost)
+
+
+@pytest.mark.timeout(600)
+def test_redis_restarted_with_its_aof_mid_load_loses_no_job(stack: Stack) -> None:
+    client = store(stack)
+    ends_before = ends(client)
+    ids = submit(stack.url("api", 8000), distinct_pngs(JOBS, series=2))
+    poll(lambda: ends(client) - ends_before >= JOBS // 10, 120, "some jobs to end")
+    docker("restart", stack.containers("redis")[0])
+    client = store(stack)  # the published port is a new one
+    until_ended(client, ids, "every job to end")
+    assert set(statuses(client, ids)) == {b"succeeded"}
+    assert ends(client) - ends_before == JOBS

@@ -1,0 +1,86 @@
+"""The compose stack on the built images: start-up, health and photos analysed end to end."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime
+
+import pytest
+import requests
+
+from tests.containers.stack import WORKER_IMAGE, Stack, docker
+from tests.images import astronaut_jpeg, astronaut_rgb, encode
+from tests.service import poll
+
+READY_BUDGET_SECONDS = 2.0
+
+
+def timestamp(text: str) -> datetime:
+    """Docker's RFC 3339 nanosecond timestamps, cut to the microseconds Python reads."""
+    head, _, rest = text.partition(".")
+    return datetime.fromisoformat(f"{head}.{rest.rstrip('Z')[:6]}+00:00")
+
+
+def test_worker_is_ready_within_two_seconds_of_its_start(stack: Stack) -> None:
+    network = stack.inspect(stack.containers("redis")[0])["NetworkSettings"]["Networks"]
+    container = docker(
+        "run", "-d", "--network", next(iter(network)),
+        "-e", "READFACE_REDIS_URL=redis://redis:6379/0", "-e", "READFACE_WORKER_QUEUES=analyze",
+        "-e", "READFACE_WORKER_CONCURRENCY=1", WORKER_IMAGE,
+    )  # fmt: skip
+    try:
+        ready = poll(lambda: ready_line(container), 30, "the worker to log ready", every=0.2)
+        started = stack.inspect(container)["State"]["StartedAt"]
+        seconds = (timestamp(str(ready).split()[0]) - timestamp(started)).total_seconds()
+        print(f"\nworker ready {seconds:.2f} s after its container started")
+        assert seconds < READY_BUDGET_SECONDS
+    finally:
+        docker("rm", "-f", container)
+
+
+def ready_line(container: str) -> str | None:
+    """Celery's "ready." line (it logs to stderr), with Docker's timestamp in front."""
+    run = subprocess.run(["docker", "logs", "-t", container], capture_output=True, text=True)
+    lines = (run.stdout + run.stderr).splitlines()
+    return next((line for line in lines if " ready." in line), None)
+
+
+def test_api_is_ready(stack: Stack) -> None:
+    assert requests.get(stack.url("api", 8000) + "/readyz", timeout=10).status_code == 200
+
+
+def analysed(stack: Stack, response: requests.Response) -> dict:
+    assert response.status_code in (200, 202), response.text
+    url = stack.url("api", 8000) + f"/v1/analyses/{response.json()['id']}"
+
+    def ended() -> dict | None:
+        body = requests.get(url, params={"wait": 5}, timeout=10).json()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    return poll(ended, 60, "the analysis to end")  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [("image/jpeg", astronaut_jpeg(87)), ("image/png", encode(astronaut_rgb(), "PNG"))],
+)
+def test_a_photo_is_analysed_and_its_annotated_image_served(
+    stack: Stack, content_type: str, data: bytes
+) -> None:
+    api = stack.url("api", 8000)
+    response = requests.post(
+        api + "/v1/analyses", data=data, headers={"Content-Type": content_type}, timeout=30
+    )
+    body = analysed(stack, response)
+    assert body["status"] == "succeeded" and len(body["result"]["faces"]) == 1
+    annotated = requests.get(api + body["links"]["annotated"], timeout=10)
+    assert annotated.status_code == 200 and annotated.content[:2] == b"\xff\xd8"
+
+
+def test_a_multipart_upload_is_analysed(stack: Stack) -> None:
+    response = requests.post(
+        stack.url("api", 8000) + "/v1/analyses",
+        files={"image": ("portrait.jpg", astronaut_jpeg(83), "image/jpeg")},
+        timeout=30,
+    )
+    assert analysed(stack, response)["status"] == "succeeded"
