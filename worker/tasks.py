@@ -84,19 +84,12 @@ class AnalyzeTask(Task):
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
         """An analysis that ends by raising still ends its job, which would otherwise wait,
-        running, until its upload expired. Time limits are timeouts: the soft one when it struck
-        outside the pipeline (reading the upload, marking the job running, in Celery's own code),
-        the hard one always (Celery calls this in the main process once it killed the child).
-        Anything else, such as a Redis error after its retries, is internal."""
+        running, until its upload expired: a soft limit striking outside the pipeline (reading
+        the upload, in Celery's own code), the hard limit (Celery calls this in the main process
+        once it killed the child), a Redis error after its retries. failure_for says which."""
         analysis_id = args[0]
         tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
-        if isinstance(exc, SoftTimeLimitExceeded):
-            code, message = FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
-        elif isinstance(exc, TimeLimitExceeded):
-            code, message = FailureCode.TIMEOUT, _took_longer_than(settings.task_hard_time_limit)
-        else:
-            code, message = FailureCode.INTERNAL, UNEXPECTED
-        if store().for_tenant(tenant).fail(analysis_id, code, message):
+        if store().for_tenant(tenant).fail(analysis_id, *failure_for(exc)):
             enqueue_callbacks(analysis_id, tenant)
 
 
@@ -113,6 +106,22 @@ def _while_decoding(error: BaseException) -> bool:
         frame.f_globals.get("__name__") == "worker.decode"
         for frame, _ in traceback.walk_tb(error.__traceback__)
     )
+
+
+def failure_for(error: BaseException) -> tuple[FailureCode, str]:
+    """The one mapping from how an analysis ended to the contract's failure code and message.
+    Bad bytes, and a decode the soft limit struck in, are permanent (`invalid_image`); a time
+    limit elsewhere is `timeout` (the hard one always: the killed child cannot say where it was);
+    anything else is `internal`. Time limits and `internal` are transient."""
+    if isinstance(error, ReadfaceError):
+        return FailureCode.INVALID_IMAGE, error.message
+    if isinstance(error, SoftTimeLimitExceeded):
+        if _while_decoding(error):
+            return FailureCode.INVALID_IMAGE, DECODE_TOO_LONG
+        return FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
+    if isinstance(error, TimeLimitExceeded):
+        return FailureCode.TIMEOUT, _took_longer_than(settings.task_hard_time_limit)
+    return FailureCode.INTERNAL, UNEXPECTED
 
 
 def _took_longer_than(seconds: float) -> str:
@@ -139,21 +148,14 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
         return "skipped: no pending upload (deleted, expired or already done)"
     try:
         analysis = pipeline().analyze(data)
-    except ReadfaceError as error:  # the bytes themselves are bad: permanent
-        ended = jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, error.message)
-    except SoftTimeLimitExceeded as error:
-        if _while_decoding(error):  # the bytes themselves are too costly: permanent
-            ended = jobs.fail(analysis_id, FailureCode.INVALID_IMAGE, DECODE_TOO_LONG)
-        else:
-            ended = jobs.fail(
-                analysis_id, FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
-            )
+    except (ReadfaceError, SoftTimeLimitExceeded) as error:
+        ended = jobs.fail(analysis_id, *failure_for(error))
     except Exception as error:
         if self.request.retries < settings.analyze_max_retries:
             log.warning("analysis %s failed (%s); retrying", analysis_id, error)
             raise self.retry(countdown=2**self.request.retries, exc=error) from error
         log.exception("analysis %s failed for good", analysis_id)
-        ended = jobs.fail(analysis_id, FailureCode.INTERNAL, UNEXPECTED)
+        ended = jobs.fail(analysis_id, *failure_for(error))
     else:
         ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
     if not ended:
