@@ -18,7 +18,6 @@ _ID = {
 # callback_url of MAX_URL_LENGTH ASCII characters even when every one is percent-encoded.
 MAX_REQUEST_LINE_BYTES = 8190
 _CONFIDENCE = {"type": "number", "minimum": 0, "maximum": 1}
-_BUCKETS = ["0-2", "4-6", "8-12", "15-20", "25-32", "38-43", "48-53", "60-100"]
 
 
 _BINARY = {"type": "string", "format": "binary"}
@@ -82,7 +81,16 @@ _SCHEMAS: dict[str, Any] = {
                 "required": ["years", "range", "confidence"],
                 "properties": {
                     "years": {"type": "number", "minimum": 0},
-                    "range": {"enum": _BUCKETS},
+                    "range": {
+                        "type": "string",
+                        "pattern": "^[0-9]{1,3}-[0-9]{1,3}$",
+                        "description": (
+                            "Packs that estimate years: the shortest span of whole years that "
+                            "holds `years` and at least 80% of the calibrated age distribution "
+                            "(`confidence` is the mass inside it). Levi-Hassner: the most likely "
+                            "of the buckets 0-2, 4-6, 8-12, 15-20, 25-32, 38-43, 48-53, 60-100."
+                        ),
+                    },
                     "confidence": _CONFIDENCE,
                 },
             },

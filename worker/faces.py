@@ -41,9 +41,3 @@ class FaceAttributes:
 
 def bucket_label(bucket: tuple[int, int]) -> str:
     return f"{bucket[0]}-{bucket[1]}"
-
-
-def nearest_bucket_index(years: float) -> int:
-    """Index of the bucket nearest to an age; an age in a gap goes to the closer edge."""
-    distances = [max(low - years, 0.0, years - high) for low, high in AGE_BUCKETS]
-    return min(range(len(AGE_BUCKETS)), key=distances.__getitem__)

@@ -39,7 +39,10 @@ def test_astronaut_is_one_woman_of_plausible_age(pipeline) -> None:
     assert face["gender"]["label"] == "female" and face["gender"]["confidence"] > 0.8
     # Eileen Collins was in her late thirties; the network's usual error is about ten years.
     assert 25 <= face["age"]["years"] <= 50
-    assert face["age"]["range"] in {"25-32", "38-43"}
+    # the range is an interval that holds the estimate and at least 80% of the distribution
+    low, high = (int(v) for v in face["age"]["range"].split("-"))
+    assert low <= face["age"]["years"] <= high and high - low < 30
+    assert face["age"]["confidence"] >= 0.8
 
 
 def test_composite_of_six_finds_each_face_in_its_tile(pipeline) -> None:

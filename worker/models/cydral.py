@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
-from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label, nearest_bucket_index
+from worker.faces import FaceAttributes, FaceBox
 from worker.models.base import FaceInputs, face_scores
 from worker.models.engine import Engine, Network
 from worker.options import PipelineOptions
@@ -28,12 +28,35 @@ def calibrated_years(expectation: float, options: PipelineOptions) -> float:
     return float(np.interp(expectation, options.age_knots, options.age_calibrated))
 
 
+# The contract's `age.range` for packs that estimate years: the shortest span of whole years that
+# contains the estimate and holds at least this much of the calibrated age distribution.
+AGE_RANGE_MASS = 0.8
+
+
 @functools.cache
-def bucket_of_class(options: PipelineOptions) -> np.ndarray:
-    """Which bucket each age class falls nearest to, on the calibrated scale."""
-    return np.array(
-        [nearest_bucket_index(calibrated_years(years, options)) for years in CYDRAL_AGE_YEARS]
-    )
+def calibrated_class_years(options: PipelineOptions) -> np.ndarray:
+    """Each age class's years on the calibrated scale (non-decreasing)."""
+    return np.interp(CYDRAL_AGE_YEARS, options.age_knots, options.age_calibrated)
+
+
+def age_interval(
+    probabilities: np.ndarray, class_years: np.ndarray, years: float, mass: float = AGE_RANGE_MASS
+) -> tuple[int, int, float]:
+    """The shortest whole-year span [lo, hi] that contains `years` and holds at least `mass` of
+    the distribution (classes at `class_years`, non-decreasing), and the mass inside it; among
+    spans as short, the one holding most. Classes i..j in order cover [floor, ceil] of their
+    years, so every candidate is such a run of classes."""
+    below = np.concatenate([[0.0], np.cumsum(probabilities)])
+    lows, highs = np.floor(class_years), np.ceil(class_years)
+    i, j = np.meshgrid(np.arange(class_years.size), np.arange(class_years.size), indexing="ij")
+    held = below[j + 1] - below[i]
+    valid = (j >= i) & (held >= mass - 1e-9) & (lows[i] <= years) & (years <= highs[j])
+    spans = np.where(valid, highs[j] - lows[i], np.inf)
+    best = np.flatnonzero(spans == spans.min())
+    first, last = np.unravel_index(best[np.argmax(held.ravel()[best])], spans.shape)
+    lo, hi = int(lows[first]), int(highs[last])
+    inside = (class_years >= lo) & (class_years <= hi)
+    return lo, hi, float(probabilities[inside].sum())
 
 
 def _chip(image: np.ndarray, frame: np.ndarray, size: int, padding: float) -> np.ndarray:
@@ -79,19 +102,18 @@ class CydralModel:
             return []
         genders = face_scores(self.gender_net, inputs.gender, inputs.views)
         ages = face_scores(self.age_net, inputs.age, inputs.views)
-        bucket_of = bucket_of_class(self.options)
+        class_years = calibrated_class_years(self.options)
         results = []
         for gender, age in zip(genders, ages, strict=True):
             years = calibrated_years(float(age @ CYDRAL_AGE_YEARS), self.options)
-            bucket = nearest_bucket_index(years)
+            lo, hi, held = age_interval(age, class_years, years)
             results.append(
                 FaceAttributes(
                     gender="female" if gender[0] >= gender[1] else "male",
                     gender_confidence=round(float(gender.max()), 4),
                     age_years=round(years, 1),
-                    age_range=bucket_label(AGE_BUCKETS[bucket]),
-                    # the probability that the true age falls nearest to the reported bucket
-                    age_confidence=round(float(age[bucket == bucket_of].sum()), 4),
+                    age_range=f"{lo}-{hi}",
+                    age_confidence=round(held, 4),
                 )
             )
         return results
