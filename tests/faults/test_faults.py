@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -110,39 +112,41 @@ def test_redis_restart_while_a_worker_runs() -> None:
             assert_all_end_once(api, ids, server.url)
 
 
-def test_hard_time_limit_ends_the_job_as_timeout_and_the_worker_recovers() -> None:
+@contextmanager
+def one_worker_with_limits(soft: str, hard: str) -> Iterator[Api]:
+    """A stack of its own: Redis, one worker process with these time limits, and the API."""
     with running_redis() as server:
-        # Celery arms the hard limit when the soft one fires; the soft exception can only land
-        # between C calls, and decoding a 16 MP PNG is one call of most of a second: the worker
-        # "hangs" past the hard limit and is killed. (At the default limits and pixel caps no
-        # decode comes near the hard limit; a killed process cannot say where it was.)
         env = service_env(
-            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.05", READFACE_TASK_HARD_TIME_LIMIT="0.1"
+            server.url, READFACE_TASK_SOFT_TIME_LIMIT=soft, READFACE_TASK_HARD_TIME_LIMIT=hard
         )
         with running_worker(env, concurrency=1), running_api(env) as api:
             wait_ready(api)
-            hang = slow_png(3)
-            [slow] = submit_all(api, [hang])
-            ended = api.wait_done(slow, timeout=60)
-            assert ended["status"] == "failed" and ended["error"]["code"] == "timeout"
-            [quick] = submit_all(api, [astronaut_jpeg(quality=61)])
-            assert api.wait_done(quick, timeout=60)["status"] == "succeeded"
-            # timeout is transient: the same bytes are queued again
-            assert api.submit(hang).status_code == 202
+            yield api
+
+
+def test_hard_time_limit_ends_the_job_as_timeout_and_the_worker_recovers() -> None:
+    # Celery arms the hard limit when the soft one fires; the soft exception can only land
+    # between C calls, and decoding a 16 MP PNG is one call of most of a second: the worker
+    # "hangs" past the hard limit and is killed. (At the default limits and pixel caps no
+    # decode comes near the hard limit; a killed process cannot say where it was.)
+    with one_worker_with_limits(soft="0.05", hard="0.1") as api:
+        hang = slow_png(3)
+        [slow] = submit_all(api, [hang])
+        ended = api.wait_done(slow, timeout=60)
+        assert ended["status"] == "failed" and ended["error"]["code"] == "timeout"
+        [quick] = submit_all(api, [astronaut_jpeg(quality=61)])
+        assert api.wait_done(quick, timeout=60)["status"] == "succeeded"
+        # timeout is transient: the same bytes are queued again
+        assert api.submit(hang).status_code == 202
 
 
 def test_a_decode_the_soft_limit_strikes_in_fails_the_bytes_for_good() -> None:
-    with running_redis() as server:
-        # The soft limit fires during the PNG decode and lands when the decoder returns, still in
-        # the decode stage: the bytes themselves are too costly, so the failure is permanent.
-        env = service_env(
-            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.05", READFACE_TASK_HARD_TIME_LIMIT="30"
-        )
-        with running_worker(env, concurrency=1), running_api(env) as api:
-            wait_ready(api)
-            costly = slow_png(4)
-            [analysis_id] = submit_all(api, [costly])
-            ended = api.wait_done(analysis_id, timeout=60)
-            assert ended["status"] == "failed" and ended["error"]["code"] == "invalid_image"
-            again = api.submit(costly)
-            assert again.status_code == 200 and again.json()["status"] == "failed"
+    # The soft limit fires during the PNG decode and lands when the decoder returns, still in
+    # the decode stage: the bytes themselves are too costly, so the failure is permanent.
+    with one_worker_with_limits(soft="0.05", hard="30") as api:
+        costly = slow_png(4)
+        [analysis_id] = submit_all(api, [costly])
+        ended = api.wait_done(analysis_id, timeout=60)
+        assert ended["status"] == "failed" and ended["error"]["code"] == "invalid_image"
+        again = api.submit(costly)
+        assert again.status_code == 200 and again.json()["status"] == "failed"

@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from tests.conftest import MODEL_DIR, REPO
 from tests.images import astronaut_jpeg
 from tests.schemas import component_schema
+
+pytestmark = pytest.mark.integration  # runs the command in a process of its own
 
 RESULT = component_schema("Result")
 
