@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, Response, g, jsonify, request
 
 from api import context
@@ -22,7 +20,7 @@ from shared.errors import (
 from shared.imageinfo import read_image_info
 from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
 from shared.resource import analysis_resource
-from shared.store import MAX_CALLBACKS_PER_JOB, ClaimOutcome, Job, StoredAnalysis
+from shared.store import MAX_CALLBACKS_PER_JOB, Callback, ClaimOutcome, Job, StoredAnalysis
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
 MAX_WAIT_SECONDS = 30
@@ -69,7 +67,7 @@ def submit() -> Response:
     callback = None
     if upload.callback_url:
         url = check_callback_url(upload.callback_url, settings.callback_allow_private)
-        callback = {"url": url, "message_id": f"msg_{uuid.uuid4().hex}"}
+        callback = Callback.for_url(url)
     analysis_id = analysis_id_for(upload.data)
     store = context.tenant_store()
     claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback, g.client)
@@ -84,7 +82,7 @@ def submit() -> Response:
     elif claim.outcome is ClaimOutcome.STORED and callback is not None:
         # the analysis is done: deliver to the new URL at once
         context.celery().send_task(
-            CALLBACK_TASK, args=_task_args(analysis_id, callback["url"], callback["message_id"])
+            CALLBACK_TASK, args=_task_args(analysis_id, callback.url, callback.message_id)
         )
     return _resource_response(claim.analysis, 200 if claim.outcome is ClaimOutcome.STORED else 202)
 

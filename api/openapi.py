@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.openapi_schemas import SCHEMAS
 from shared.callback_urls import MAX_URL_LENGTH
 from shared.imageinfo import MEDIA_TYPES
 from shared.settings import Settings
@@ -17,7 +18,6 @@ _ID = {
 # gunicorn's --limit-request-line in scripts/api-entrypoint.sh (its maximum): room for a
 # callback_url of MAX_URL_LENGTH ASCII characters even when every one is percent-encoded.
 MAX_REQUEST_LINE_BYTES = 8190
-_CONFIDENCE = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 _BINARY = {"type": "string", "format": "binary"}
@@ -46,112 +46,6 @@ def _analysis(description: str) -> dict[str, Any]:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Analysis"}}},
     }
 
-
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "Face": {
-        "type": "object",
-        "required": ["box", "score", "gender", "age"],
-        "properties": {
-            "box": {
-                "type": "object",
-                "required": ["x", "y", "width", "height"],
-                "properties": {
-                    k: {"type": "integer", "minimum": 0} for k in ("x", "y", "width", "height")
-                },
-            },
-            "score": _CONFIDENCE,
-            "gender": {
-                "type": "object",
-                "required": ["label", "confidence"],
-                "properties": {"label": {"enum": ["female", "male"]}, "confidence": _CONFIDENCE},
-            },
-            "age": {
-                "type": "object",
-                "required": ["years", "range", "confidence"],
-                "properties": {
-                    "years": {"type": "number", "minimum": 0},
-                    "range": {
-                        "type": "string",
-                        "pattern": "^[0-9]{1,3}-[0-9]{1,3}$",
-                        "description": (
-                            "Packs that estimate years: the shortest span of whole years that "
-                            "holds `years` and at least 80% of the calibrated age distribution "
-                            "(`confidence` is the mass inside it). Levi-Hassner: the most likely "
-                            "of the buckets 0-2, 4-6, 8-12, 15-20, 25-32, 38-43, 48-53, 60-100."
-                        ),
-                    },
-                    "confidence": _CONFIDENCE,
-                },
-            },
-        },
-    },
-    "Result": {
-        "type": "object",
-        "required": ["image", "faces", "model", "timings_ms"],
-        "properties": {
-            "image": {
-                "type": "object",
-                "required": ["width", "height", "format"],
-                "properties": {
-                    "width": {"type": "integer", "minimum": 1},
-                    "height": {"type": "integer", "minimum": 1},
-                    "format": {"enum": list(MEDIA_TYPES)},
-                },
-            },
-            "faces": {"type": "array", "items": {"$ref": "#/components/schemas/Face"}},
-            "model": {
-                "type": "object",
-                "required": ["pack", "version"],
-                "properties": {"pack": {"type": "string"}, "version": {"type": "string"}},
-            },
-            "timings_ms": {
-                "type": "object",
-                "required": ["decode", "detect", "classify", "annotate", "total"],
-                "additionalProperties": {"type": "number", "minimum": 0},
-            },
-        },
-    },
-    "Analysis": {
-        "type": "object",
-        "required": ["id", "status", "created_at", "finished_at", "links", "error", "result"],
-        "properties": {
-            "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "status": {"enum": ["queued", "running", "succeeded", "failed"]},
-            "created_at": {"type": "string", "format": "date-time"},
-            "finished_at": {"type": ["string", "null"], "format": "date-time"},
-            "links": {
-                "type": "object",
-                "required": ["self", "annotated"],
-                "properties": {"self": {"type": "string"}, "annotated": {"type": "string"}},
-            },
-            "error": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {
-                            "code": {"enum": ["invalid_image", "timeout", "internal"]},
-                            "message": {"type": "string"},
-                        },
-                    },
-                ]
-            },
-            "result": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Result"}]},
-        },
-    },
-}
 
 # What every /v1 operation can answer besides its own outcomes.
 _V1_ERRORS = {
@@ -270,7 +164,7 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
             "header.",
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": SCHEMAS,
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},

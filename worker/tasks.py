@@ -169,7 +169,7 @@ def enqueue_callbacks(analysis_id: str, tenant: str) -> None:
     job = store().for_tenant(tenant).job(analysis_id)
     for callback in job.callbacks if job else []:
         deliver_callback.apply_async(
-            args=[analysis_id, callback["url"], callback["message_id"], tenant]
+            args=[analysis_id, callback.url, callback.message_id, tenant]
         )
 
 

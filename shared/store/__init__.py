@@ -17,11 +17,12 @@ from shared.store import scripts
 from shared.store.counters import Counters
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
 from shared.store.longpoll import LongPolls
-from shared.store.records import Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+from shared.store.records import Callback, Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
 from shared.tenants import is_tenant_name
 
 __all__ = [
     "MAX_CALLBACKS_PER_JOB",
+    "Callback",
     "Claim",
     "ClaimOutcome",
     "Job",

@@ -11,7 +11,7 @@ from redis.commands.core import Script
 
 from shared.jobs import FailureCode, JobStatus
 from shared.store.keys import ANALYSIS_KEY_KINDS, MAX_CALLBACKS_PER_JOB, KeyedStore
-from shared.store.records import Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+from shared.store.records import Callback, Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
 
 
 class JobSteps(KeyedStore):
@@ -28,7 +28,7 @@ class JobSteps(KeyedStore):
         analysis_id: str,
         data: bytes,
         fingerprint: str,
-        callback: dict | None,
+        callback: Callback | None,
         client: str | None = None,
     ) -> Claim:
         """Offer uploaded bytes (see _CLAIM). A new job's upload counts against the client's
@@ -47,7 +47,7 @@ class JobSteps(KeyedStore):
             args=[
                 fingerprint,
                 utc_now(),
-                json.dumps(callback) if callback else "",
+                callback.to_json() if callback else "",
                 self.settings.upload_ttl,
                 self.settings.result_ttl,
                 data,

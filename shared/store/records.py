@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,6 +18,21 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Callback:
+    """One URL a finished analysis is POSTed to, and the webhook-id every attempt carries."""
+
+    url: str
+    message_id: str
+
+    @classmethod
+    def for_url(cls, url: str) -> Callback:
+        return cls(url, f"msg_{uuid.uuid4().hex}")
+
+    def to_json(self) -> str:
+        return json.dumps({"url": self.url, "message_id": self.message_id})
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One analysis as stored (see keys.py)."""
 
@@ -28,7 +44,7 @@ class Job:
     attempts: int
     error_code: str | None
     error_message: str | None
-    callbacks: list[dict[str, str]]
+    callbacks: tuple[Callback, ...]
 
     @classmethod
     def from_hash(cls, analysis_id: str, raw: dict[bytes, bytes]) -> Job | None:
@@ -45,7 +61,10 @@ class Job:
             attempts=int(fields.get("attempts", "0")),
             error_code=fields.get("error_code") or None,
             error_message=fields.get("error_message") or None,
-            callbacks=json.loads(fields.get("callbacks") or "[]"),
+            callbacks=tuple(
+                Callback(c["url"], c["message_id"])
+                for c in json.loads(fields.get("callbacks") or "[]")
+            ),
         )
 
 

@@ -1,18 +1,15 @@
-"""Callback safety without a service: address classes, URL syntax, time-boxed lookups, the
-connect-time guard, the per-attempt deadline, signatures."""
+"""Callback safety without a network: address classes, URL syntax, time-boxed lookups,
+signatures (the connect-time guard and the attempt deadline, which need a peer, are in
+tests/integration/test_callback_session.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
-import requests
 from standardwebhooks import Webhook
 
 from shared.callback_urls import (
@@ -25,7 +22,6 @@ from shared.callback_urls import (
 )
 from shared.errors import InvalidCallback
 from tests.service import poll
-from worker.callbacks import callback_session
 from worker.webhooks import webhook_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -223,73 +219,6 @@ def test_ip_literals_need_no_lookup_slot(
 def test_non_http_or_credentialed_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidCallback):
         check_callback_url(url, allow_private=True)
-
-
-@pytest.fixture()
-def local_receiver() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
-
-
-def test_connect_time_guard_stops_a_private_peer(local_receiver: str) -> None:
-    # What DNS rebinding would produce: the checked name now leads to a private address.
-    with (
-        pytest.raises(InvalidCallback),
-        callback_session(allow_private=False, seconds=5) as session,
-    ):
-        session.post(local_receiver, data=b"{}", timeout=5)
-
-
-def test_private_peer_is_reached_when_allowed(local_receiver: str) -> None:
-    with callback_session(allow_private=True, seconds=5) as session:
-        assert session.post(local_receiver, data=b"{}", timeout=5).status_code == 204
-
-
-@pytest.fixture()
-def dripping_receiver() -> Iterator[str]:
-    """A receiver that answers 200 one byte every 0.2 s, over 12 s: each read returns in time,
-    so only a total deadline ends the attempt sooner."""
-    stop = threading.Event()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            with contextlib.suppress(OSError):  # the client hung up: what the test wants
-                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Slow: 123456789\r\n\r\n":
-                    if stop.wait(0.2):
-                        break
-                    self.wfile.write(bytes([byte]))
-                    self.wfile.flush()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    stop.set()
-    server.shutdown()
-
-
-def test_an_attempt_is_cut_at_its_total_deadline(
-    dripping_receiver: str,
-) -> None:
-    url = dripping_receiver
-    started = time.monotonic()
-    with pytest.raises(requests.ConnectionError), callback_session(True, seconds=1) as session:
-        session.post(url, data=b"{}", timeout=5, stream=True)
-    # Per-read timeouts (5 s) never fire at 0.2 s a byte: without the deadline, this gets 200.
-    assert time.monotonic() - started < 3
 
 
 def test_signature_verifies_with_standard_webhooks() -> None:

@@ -18,7 +18,8 @@ from tests.conftest import MODEL_DIR
 from tests.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
 from worker.conversion.prototxt import read_deploy
 from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
-from worker.models.engine import EXACT, FAST, OpenCVEngine, cpu_has_bf16, load_engine
+from shared.vocabulary import EXACT, FAST
+from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
 from worker.pipeline import load_pipeline
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from shared.vocabulary import Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox
 from worker.models.base import FaceInputs, face_scores
@@ -109,7 +110,7 @@ class CydralModel:
             lo, hi, held = age_interval(age, class_years, years)
             results.append(
                 FaceAttributes(
-                    gender="female" if gender[0] >= gender[1] else "male",
+                    gender=Gender.FEMALE if gender[0] >= gender[1] else Gender.MALE,
                     gender_confidence=round(float(gender.max()), 4),
                     age_years=round(years, 1),
                     age_range=f"{lo}-{hi}",

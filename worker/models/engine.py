@@ -21,9 +21,8 @@ import openvino as ov
 import openvino.properties as props
 import openvino.properties.hint as hints
 
-ENGINES = ("opencv", "openvino")
-EXACT, FAST = "exact", "fast"
-PRECISIONS = (EXACT, FAST)
+from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
+
 
 Shape = tuple[int, ...]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from worker.faces import AGE_BUCKETS, FaceAttributes, FaceBox, bucket_label
+from shared.vocabulary import AGE_BUCKETS, Gender, bucket_label
+from worker.faces import FaceAttributes, FaceBox
 from worker.models.base import FaceInputs, face_scores
 from worker.models.engine import Engine, Network, load_caffe
 from worker.options import PipelineOptions
@@ -17,7 +18,7 @@ from worker.options import PipelineOptions
 # 227x227 BGR crops with these means; label orders as in their deploy files.
 LEVI_HASSNER_MEAN = (78.4263377603, 87.7689143744, 114.895847746)
 LEVI_HASSNER_SIZE = 227
-LEVI_HASSNER_GENDERS = ("male", "female")
+LEVI_HASSNER_GENDERS = (Gender.MALE, Gender.FEMALE)
 
 
 class LeviHassnerModel:
