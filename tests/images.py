@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import io
 import struct
+import zlib
 
 import cv2
 import numpy as np
+import pillow_heif
 from PIL import Image
 from skimage import data
 
@@ -88,3 +90,29 @@ def astronaut_scene(width: int, height: int, texture: bool = False) -> np.ndarra
         cv2.randn(noise, (0, 0, 0), (12, 12, 12))  # saturates at 0: a half-normal grain
         cv2.add(scene, noise, dst=scene)
     return scene
+
+
+# A client's queued-bytes quota with room for one astronaut_jpeg(quality=90) upload, not two.
+QUOTA = 3 * len(astronaut_jpeg(quality=90)) // 2
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims a size, followed by one tiny IDAT: a decompression-bomb header."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+
+
+def heic(rgb: np.ndarray, orientation: int = 1) -> bytes:
+    """HEIC bytes of an RGB array (pillow-heif's x265 encoder), with an EXIF orientation."""
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="HEIF", quality=80, exif=exif.tobytes())
+    return buffer.getvalue()

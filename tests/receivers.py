@@ -1,5 +1,5 @@
-"""Callback receivers that misbehave the way the outside world can: used by the callback fault
-tests and `bench.abuse`."""
+"""Callback receivers, a polite one and ones that misbehave the way the outside world can: used by
+the callback tests and `bench.abuse`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,37 @@ import select
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DRIP_SECONDS = 0.5  # the dripping receiver's pace: far below any per-read timeout
+
+
+class Receiver:
+    """A small real HTTP server that records deliveries and answers a scripted status list."""
+
+    def __init__(self, statuses: list[int], delay: float = 0.0) -> None:
+        self.statuses = statuses
+        self.delay = delay  # seconds before answering: a slow receiver
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.answered = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                # a slow receiver: the event doubles as an interruptible timer
+                receiver.answered.wait(receiver.delay)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class DrippingReceiver:

@@ -11,9 +11,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 import requests
 
 from cli.up import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
+from shared.celery_app import (
+    ANALYZE_QUEUE,
+    CALLBACK_QUEUE,
+    CALLBACK_UNACKED_KEYS,
+    CALLBACK_WORKER_POOL,
+    CALLBACK_WORKER_THREADS,
+)
 from shared.settings import Settings
 from shared.store import Store
 from tests.conftest import MODEL_DIR, REPO
@@ -139,12 +147,44 @@ def running_api(env: dict[str, str]) -> Iterator[Api]:
 
 
 @contextmanager
-def running_worker(env: dict[str, str], concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
-    process = start_worker(env, concurrency, name=f"test{free_port()}")
+def running_worker(
+    env: dict[str, str],
+    concurrency: int = 1,
+    queues: str = f"{ANALYZE_QUEUE},{CALLBACK_QUEUE}",
+    pool: str = "prefork",
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker(env, concurrency, name=f"test{free_port()}", queues=queues, pool=pool)
     try:
         yield process
     finally:
         stop(process)
+
+
+@contextmanager
+def running_split_workers(env: dict[str, str]) -> Iterator[None]:
+    """One analysis process and a threaded callbacks worker, as `readface up` starts them."""
+    with (
+        running_worker(env, 1, queues=ANALYZE_QUEUE),
+        running_worker(
+            env, CALLBACK_WORKER_THREADS, queues=CALLBACK_QUEUE, pool=CALLBACK_WORKER_POOL
+        ),
+    ):
+        yield
+
+
+def deliveries_settled(redis_url: str) -> bool:
+    """No callback waiting in the queue and none held by a worker (retries wait unacked)."""
+    client = redis.Redis.from_url(redis_url)
+    unacked = CALLBACK_UNACKED_KEYS["unacked_key"]
+    return client.llen(CALLBACK_QUEUE) == 0 and client.hlen(unacked) == 0
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> None:
+    """The contract's error: this status, a JSON body, this code and a message."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
 
 
 def wait_ready(api: Api, timeout: float = 60) -> None:
@@ -162,6 +202,18 @@ def _answers(api: Api) -> bool:
 
 def store_for(redis_url: str) -> Store:
     return Store(Settings(redis_url=redis_url))
+
+
+def assert_all_end_once(api: Api, ids: list[str], redis_url: str) -> None:
+    """Every job succeeds, its annotated image is served, and each ended exactly once: on this
+    test's own Redis the succeeded counter, bumped only by the step that ends a pending job,
+    equals the number of jobs (a job ended twice would count twice)."""
+    store = store_for(redis_url)
+    for analysis_id in ids:
+        done = api.wait_done(analysis_id, timeout=120)
+        assert done["status"] == "succeeded", done
+        assert api.get(f"/v1/analyses/{analysis_id}/annotated").status_code == 200
+    assert store.counters()["succeeded"] == len(ids)
 
 
 def child_pids(pid: int) -> list[int]:

@@ -10,39 +10,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 
-from cli.up import free_port, start_worker, stop
+from cli.up import free_port, stop
 from shared.callback_urls import DNS_MAX_LOOKUPS
-from shared.celery_app import (
-    ANALYZE_QUEUE,
-    CALLBACK_QUEUE,
-    CALLBACK_UNACKED_KEYS,
-    CALLBACK_WORKER_POOL,
-    CALLBACK_WORKER_THREADS,
-)
 from tests.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
 from tests.images import astronaut_jpeg
-from tests.integration.test_callbacks import Receiver
-from tests.receivers import DRIP_SECONDS, DrippingReceiver
-from tests.service import Api, poll, running_api, running_redis, service_env
+from tests.receivers import DRIP_SECONDS, DrippingReceiver, Receiver
+from tests.service import (
+    Api,
+    deliveries_settled,
+    poll,
+    running_api,
+    running_redis,
+    running_split_workers,
+    service_env,
+)
 from tests.service import wait_ready as wait_for_worker
 
 pytestmark = pytest.mark.integration
 ATTEMPTS = 3
 DEADLINE = 3.0  # READFACE_CALLBACK_TIMEOUT: the whole of one attempt
-
-
-@contextlib.contextmanager
-def running_worker_on(
-    env: dict[str, str], queue: str, concurrency: int, pool: str
-) -> Iterator[None]:
-    process = start_worker(env, concurrency, name=f"{queue}{free_port()}", queues=queue, pool=pool)
-    try:
-        yield
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +44,11 @@ def stack() -> Iterator[tuple[Api, str]]:
             READFACE_CALLBACK_MAX_ATTEMPTS=str(ATTEMPTS),
         )
         with (
-            running_worker_on(env, ANALYZE_QUEUE, 1, "prefork"),
-            running_worker_on(env, CALLBACK_QUEUE, CALLBACK_WORKER_THREADS, CALLBACK_WORKER_POOL),
+            running_split_workers(env),
             running_api(env) as api,
         ):
             wait_for_worker(api)
             yield api, server.url
-
-
-def deliveries_settled(redis_url: str) -> bool:
-    """No callback waiting in the queue and none held by a worker (retries wait unacked)."""
-    client = redis.Redis.from_url(redis_url)
-    unacked = CALLBACK_UNACKED_KEYS["unacked_key"]
-    return client.llen(CALLBACK_QUEUE) == 0 and client.hlen(unacked) == 0
 
 
 def test_receiver_down_does_not_hold_up_the_analysis(stack: tuple[Api, str]) -> None:

@@ -6,18 +6,21 @@ from __future__ import annotations
 import pytest
 
 from shared.celery_app import (
-    ANALYZE_QUEUE,
-    CALLBACK_QUEUE,
-    CALLBACK_WORKER_POOL,
-    CALLBACK_WORKER_THREADS,
     RESTORE_SWEEP_SECONDS,
     analysis_visibility_timeout,
 )
 from shared.settings import Settings
-from tests.faults.test_callback_faults import deliveries_settled, running_worker_on
 from tests.images import astronaut_jpeg
-from tests.integration.test_callbacks import Receiver
-from tests.service import poll, running_api, running_redis, service_env, wait_ready
+from tests.receivers import Receiver
+from tests.service import (
+    deliveries_settled,
+    poll,
+    running_api,
+    running_redis,
+    running_split_workers,
+    service_env,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.integration
 HARD_LIMIT = 0.5
@@ -41,8 +44,7 @@ def test_a_retry_waiting_past_the_visibility_timeout_is_delivered_once() -> None
             READFACE_TASK_HARD_TIME_LIMIT=str(HARD_LIMIT),
         )
         with (
-            running_worker_on(env, ANALYZE_QUEUE, 1, "prefork"),
-            running_worker_on(env, CALLBACK_QUEUE, CALLBACK_WORKER_THREADS, CALLBACK_WORKER_POOL),
+            running_split_workers(env),
             running_api(env) as api,
         ):
             try:

@@ -9,18 +9,10 @@ import pytest
 
 from shared.store import Store
 from tests.conftest import REPO
-from tests.images import astronaut_jpeg
-from tests.service import Api, running_api, running_redis, service_env
-from tests.unit.test_imageinfo import png_header_only
+from tests.images import astronaut_jpeg, png_header_only
+from tests.service import Api, assert_error, running_api, running_redis, service_env
 
 pytestmark = pytest.mark.integration
-
-
-def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code and error["message"]
 
 
 @pytest.fixture()

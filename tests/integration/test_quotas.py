@@ -8,13 +8,18 @@ import pytest
 
 from shared.settings import Settings
 from shared.store import MAX_CALLBACKS_PER_JOB, Store
-from tests.images import astronaut_jpeg
-from tests.integration.test_errors import assert_error
-from tests.service import Api, poll, running_api, running_redis, service_env, store_for
+from tests.images import QUOTA, astronaut_jpeg
+from tests.service import (
+    Api,
+    assert_error,
+    poll,
+    running_api,
+    running_redis,
+    service_env,
+    store_for,
+)
 
 pytestmark = pytest.mark.integration
-
-QUOTA = 3 * len(astronaut_jpeg(quality=90)) // 2  # room for one upload, not two
 
 
 @pytest.fixture()

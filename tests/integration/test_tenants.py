@@ -14,13 +14,12 @@ import redis
 import requests
 from standardwebhooks import Webhook
 
-from tests.images import astronaut_jpeg
-from tests.integration.test_callbacks import Receiver
-from tests.integration.test_errors import assert_error
-from tests.integration.test_quotas import QUOTA  # room for one upload, not two
+from tests.images import QUOTA, astronaut_jpeg
+from tests.receivers import Receiver
 from tests.service import (
     WEBHOOK_SECRET,
     Api,
+    assert_error,
     poll,
     running_api,
     running_redis,

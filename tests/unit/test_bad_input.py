@@ -10,8 +10,15 @@ import pytest
 from PIL import Image
 
 from shared.errors import InvalidImage, UnsupportedMediaType
-from tests.images import astronaut_grid, astronaut_jpeg, astronaut_rgb, encode, jpeg_claiming
-from tests.unit.test_imageinfo import heic, png_header_only
+from tests.images import (
+    astronaut_grid,
+    astronaut_jpeg,
+    astronaut_rgb,
+    encode,
+    heic,
+    jpeg_claiming,
+    png_header_only,
+)
 from worker.decode import decode_image
 
 LIMIT = 50_000_000

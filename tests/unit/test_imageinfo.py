@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import math
 import struct
-import zlib
 
 import numpy as np
-import pillow_heif
 import pytest
-from PIL import Image
 
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.imageinfo import FORMAT_MAX_PIXELS, MEDIA_TYPES, read_image_info
 from shared.jpeg_markers import MAX_SCANS
-from tests.images import encode, jpeg_claiming, scan_bomb
+from tests.images import encode, heic, jpeg_claiming, png_header_only, scan_bomb
 
 LIMIT = 50_000_000
 
@@ -37,18 +33,6 @@ def test_reads_progressive_jpeg_size() -> None:
     assert (read_image_info(data, LIMIT).width, read_image_info(data, LIMIT).height) == (60, 40)
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose IHDR claims a size, followed by one tiny IDAT: a decompression-bomb header."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-
-
 def test_refuses_pixel_bomb_from_header() -> None:
     with pytest.raises(InvalidImage, match="over the limit"):
         read_image_info(png_header_only(20000, 20000), LIMIT)
@@ -67,16 +51,6 @@ def test_refuses_magic_bytes_without_header() -> None:
 def test_refuses_zero_sized_header() -> None:
     with pytest.raises(InvalidImage, match="empty size"):
         read_image_info(png_header_only(0, 10), LIMIT)
-
-
-def heic(rgb: np.ndarray, orientation: int = 1) -> bytes:
-    """HEIC bytes of an RGB array (pillow-heif's x265 encoder), with an EXIF orientation."""
-    pillow_heif.register_heif_opener()
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="HEIF", quality=80, exif=exif.tobytes())
-    return buffer.getvalue()
 
 
 def test_reads_size_of_heic_from_its_ispe_box() -> None:
