@@ -1,93 +1,20 @@
-// readface web page: sends photos to the public API (POST /v1/analyses) and long-polls each one.
-"use strict";
+// readface web page: sends photos to the public API (POST /v1/analyses), long-polls each one
+// and shows its result on a card of its own.
+import { ApiError, apiKey, call, upload } from "./client.js";
+import { csvOf, jsonOf, save } from "./exports.js";
+import { initKeyPanel } from "./key-panel.js";
+import { describe, PERMANENT, plural, secondsSince } from "./messages.js";
+import { enlarge, initViewer, showResult } from "./result-view.js";
 
-const KEY_STORAGE = "readface-api-key";
 const POLL_SECONDS = 10;
-const FRIENDLY = {
-  too_large: "This file is too large to analyse (the limit is {max}).",
-  // A 413 for a file the page let through (so within the service's limit): something in front
-  // of the API, or the server itself, was configured with a lower limit than this page shows.
-  refused_as_too_large: "The server, or a proxy in front of it, refused this {size} file as too " +
-    "large, although it is within this service's limit of {max}: its own upload limit is " +
-    "probably lower. Ask whoever runs this server.",
-  unsupported_media_type: "This is not an image we can read. Use a JPEG, PNG, WebP, BMP or HEIC photo.",
-  invalid_image: "This image is damaged, or has too many pixels to analyse.",
-  rate_limited: "Too many uploads right now. Wait {retry} and try again.",
-  unauthorized: "This server needs a valid API key. Enter it above and the upload is retried.",
-  unavailable: "The service is busy or restarting. Try again in a few seconds.",
-  bad_request: "The upload did not reach the server intact. Try again.",
-  not_found: "This analysis has expired or was deleted. Try again to analyse the photo anew.",
-  timeout: "The analysis took too long and was stopped.",
-  internal: "Something went wrong on the server while analysing this photo.",
-  network: "Could not reach the server. Check your connection and try again.",
-};
-// When something in front of the API answers (a proxy's HTML 413 or 502), the body is not the
-// contract's JSON error: fall back to the code the contract gives that status.
-const CODE_BY_STATUS = {
-  400: "bad_request", 401: "unauthorized", 404: "not_found", 413: "too_large",
-  415: "unsupported_media_type", 422: "invalid_image", 429: "rate_limited",
-  502: "unavailable", 503: "unavailable", 504: "unavailable",
-};
 const STATE_LABEL = { uploading: "Uploading…", queued: "Queued", running: "Running" };
 
 const uploads = document.getElementById("uploads");
+const results = document.getElementById("results");
 const template = document.getElementById("upload-template");
-const keyPanel = document.getElementById("key-panel");
-const keyInput = document.getElementById("api-key");
-const files = new WeakMap(); // upload card -> its File, so "Try again" can resend it
-
-class ApiError extends Error {
-  constructor(code, retryAfter = null) { super(code); this.code = code; this.retryAfter = retryAfter; }
-}
-
-function apiKey() { return sessionStorage.getItem(KEY_STORAGE); }
-function authHeaders() { const key = apiKey(); return key ? { "X-API-Key": key } : {}; }
-function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
-function seconds(since) { return ((performance.now() - since) / 1000).toFixed(1); }
-// The service's limit, as api/web.py renders it into the page.
-function maxUploadBytes() { return Number(document.body.dataset.maxUploadBytes); }
-// A byte count as api/web.py's human_size writes it ("20 MB", "195 KB").
-function humanSize(size) {
-  if (size >= 2 ** 20) return `${Number((size / 2 ** 20).toPrecision(3))} MB`;
-  return `${Math.max(1, Math.round(size / 2 ** 10))} KB`;
-}
-
-function friendly(error, file) {
-  const wait = error.retryAfter ? plural(error.retryAfter, "second") : "a minute";
-  return (FRIENDLY[error.code] || FRIENDLY.internal)
-    .replace("{max}", document.body.dataset.maxUploadText).replace("{retry}", wait)
-    .replace("{size}", humanSize(file.size));
-}
-
-function askForKey() {
-  if (!keyPanel.hidden) return;
-  keyPanel.hidden = false;
-  keyInput.focus();
-}
-
-if (document.body.dataset.keysEnabled === "true" && !apiKey()) keyPanel.hidden = false;
-
-document.getElementById("key-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
-  keyPanel.hidden = true;
-  // Whatever the missing key stopped goes again, so nobody has to re-pick the photos.
-  uploads.querySelectorAll(".upload[data-error='unauthorized']").forEach(run);
-});
-
-async function call(path, options = {}) {
-  let response;
-  try {
-    response = await fetch(path, { ...options, headers: { ...authHeaders(), ...options.headers } });
-  } catch (_) {
-    throw new ApiError("network");
-  }
-  if (response.ok) return response;
-  let code = CODE_BY_STATUS[response.status] || "internal";
-  try { code = (await response.json()).error.code; } catch (_) { /* not our JSON */ }
-  if (code === "unauthorized") askForKey();
-  throw new ApiError(code, Number(response.headers.get("Retry-After")) || null);
-}
+const fileInput = document.getElementById("file-input");
+// Each card's file, its analysis or error, what is in flight, and the object URLs it holds.
+const entries = new Map();
 
 function setStatus(card, text, kind = "") {
   const status = card.querySelector(".status");
@@ -96,100 +23,177 @@ function setStatus(card, text, kind = "") {
   status.className = `status ${kind}`;
 }
 
-function addCard(file) {
+function showProgress(card, fraction) {
+  const value = Math.floor(fraction * 100);
+  card.querySelector(".progress").value = value;
+  // Outside the live region, like the clock: a screen reader hears states, not every percent.
+  card.querySelector(".percent").textContent = `${value}%`;
+}
+
+function newCard(file) {
   const card = template.content.firstElementChild.cloneNode(true);
   card.querySelector(".name").textContent = file.name;
   const preview = card.querySelector(".preview");
   // A file that is not an image leaves the empty grey square, not a broken-image icon.
   preview.addEventListener("error", () => { preview.hidden = true; }, { once: true });
-  preview.src = URL.createObjectURL(file);
-  card.querySelector(".retry").addEventListener("click", () => run(card));
-  files.set(card, file);
-  uploads.prepend(card);
-  run(card);
+  const previewUrl = URL.createObjectURL(file);
+  preview.src = previewUrl;
+  card.querySelector(".progress").setAttribute("aria-label", `Upload of ${file.name}`);
+  card.querySelector(".remove").setAttribute("aria-label", `Remove ${file.name}`);
+  card.querySelector(".retry").addEventListener("click", () => {
+    run(card);
+    // The button hides itself: focus goes to what now tells what happens.
+    card.querySelector(".status").focus();
+  });
+  card.querySelector(".cancel").addEventListener("click", () => {
+    const entry = entries.get(card);
+    entry.controller.abort();
+    entry.running.then(() => card.querySelector(".retry").focus());
+  });
+  card.querySelector(".remove").addEventListener("click", () => removeCard(card, true));
+  card.querySelector(".enlarge").addEventListener("click", () => enlarge(card, file.name));
+  entries.set(card, { name: file.name, file, urls: [previewUrl], analysis: null, error: null });
+  return card;
 }
 
-async function run(card) {
-  const file = files.get(card);
+// Newest first; the photos of one choice, drop or paste in the order they came.
+function addFiles(list) {
+  const batch = Array.from(list);
+  if (!batch.length) return;
+  const first = uploads.firstElementChild;
+  const added = batch.map((file) => uploads.insertBefore(newCard(file), first));
+  results.hidden = false;
+  added.forEach(run);
+}
+
+function removeCard(card, moveFocus) {
+  const entry = entries.get(card);
+  entry.removed = true;
+  if (entry.controller) entry.controller.abort();
+  entry.urls.forEach((url) => URL.revokeObjectURL(url));
+  const neighbour = card.nextElementSibling || card.previousElementSibling;
+  card.remove();
+  entries.delete(card);
+  if (!uploads.children.length) results.hidden = true;
+  if (moveFocus) (neighbour ? neighbour.querySelector(".remove") : fileInput).focus();
+}
+
+async function fetchResult(card, entry, signal) {
+  // Fetched, not linked, so the X-API-Key header goes along when keys are on.
+  const image = await (await call(entry.analysis.links.annotated, { signal })).blob();
+  const imageUrl = URL.createObjectURL(image);
+  // A plain link cannot send the key header; with a key, link the copy we already have.
+  let jsonHref = entry.analysis.links.self;
+  if (apiKey()) {
+    const json = JSON.stringify(entry.analysis, null, 2);
+    jsonHref = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+    entry.urls.push(jsonHref);
+  }
+  entry.urls.push(imageUrl);
+  showResult(card, entry.analysis, entry.name, imageUrl, jsonHref);
+}
+
+async function analyse(card, entry, signal) {
+  const { file } = entry;
+  if (file.size > Number(document.body.dataset.maxUploadBytes)) {
+    throw new ApiError("too_large"); // spare a futile upload
+  }
+  const progress = card.querySelector(".progress-line");
+  showProgress(card, 0);
+  progress.hidden = false;
+  const sent = await upload(file, { signal, onProgress: (f) => showProgress(card, f) })
+    .catch((error) => {
+      throw error.code === "too_large" ? new ApiError("refused_as_too_large") : error;
+    })
+    .finally(() => { progress.hidden = true; });
+  let { analysis } = sent;
+  while (analysis.status === "queued" || analysis.status === "running") {
+    entry.state = analysis.status;
+    setStatus(card, STATE_LABEL[analysis.status]);
+    const polled = await call(`/v1/analyses/${analysis.id}?wait=${POLL_SECONDS}`, { signal });
+    analysis = await polled.json();
+  }
+  if (analysis.status === "failed") {
+    const { code, message } = analysis.error || {};
+    throw new ApiError(code || "internal", { serverMessage: message });
+  }
+  entry.analysis = analysis;
+  await fetchResult(card, entry, signal);
+  return analysis;
+}
+
+function run(card) {
+  const entry = entries.get(card);
+  const controller = new AbortController();
+  Object.assign(entry, { controller, analysis: null, error: null, state: "uploading" });
   delete card.dataset.error;
   card.querySelector(".retry").hidden = true;
+  card.querySelector(".cancel").hidden = false;
   card.querySelector(".result").hidden = true;
   const elapsed = card.querySelector(".elapsed");
   const started = performance.now();
   // The clock ticks outside the live region: a screen reader hears state changes, not every tick.
-  const ticker = setInterval(() => { elapsed.textContent = `${seconds(started)} s`; }, 100);
+  const ticker = setInterval(() => { elapsed.textContent = `${secondsSince(started)} s`; }, 100);
   setStatus(card, STATE_LABEL.uploading);
-  try {
-    if (file.size > maxUploadBytes()) throw new ApiError("too_large"); // spare a futile upload
-    const form = new FormData();
-    form.append("image", file);
-    const submitted = await call("/v1/analyses", { method: "POST", body: form }).catch((error) => {
-      throw error.code === "too_large" ? new ApiError("refused_as_too_large") : error;
-    });
-    let analysis = await submitted.json();
-    const dedup = submitted.status === 200;
-    while (analysis.status === "queued" || analysis.status === "running") {
-      setStatus(card, STATE_LABEL[analysis.status]);
-      const polled = await call(`/v1/analyses/${analysis.id}?wait=${POLL_SECONDS}`);
-      analysis = await polled.json();
-    }
-    if (analysis.status === "failed") throw new ApiError(analysis.error ? analysis.error.code : "");
-    await showResult(card, analysis, file.name);
+  entry.running = analyse(card, entry, controller.signal).then((analysis) => {
+    entry.state = analysis.status;
     const found = `${plural(analysis.result.faces.length, "face")} found`;
-    setStatus(card, dedup ? `Done: ${found}. Analysed before — instant.`
-      : `Done: ${found} in ${seconds(started)} s.`, "done");
-  } catch (error) {
-    card.dataset.error = error.code;
-    setStatus(card, friendly(error, file), "error");
-    // Retrying the same bytes cannot help a file the server refused for what it is.
-    const permanent = [
-      "too_large", "refused_as_too_large", "unsupported_media_type", "invalid_image",
-    ];
-    card.querySelector(".retry").hidden = permanent.includes(error.code);
-  } finally {
+    // The same words whether this photo was analysed just now or found already analysed:
+    // telling them apart would tell a visitor what others have sent.
+    setStatus(card, `Done: ${found} in ${secondsSince(started)} s.`, "done");
+  }).catch((error) => {
+    if (entry.removed) return;
+    // Aborted while reading a body, the browser's own error has no code of ours.
+    const code = controller.signal.aborted ? "cancelled" : error.code || "internal";
+    entry.error = { code, message: describe(error, entry.file) };
+    card.dataset.error = code;
+    setStatus(card, entry.error.message, "error");
+    // A missing key resends by itself once a key is entered; a refused file cannot change.
+    card.querySelector(".retry").hidden = PERMANENT.has(code) || code === "unauthorized";
+  }).finally(() => {
     clearInterval(ticker);
     elapsed.textContent = "";
-  }
-}
-
-async function showResult(card, analysis, name) {
-  // Fetched, not linked, so the X-API-Key header goes along when keys are on.
-  const image = await call(analysis.links.annotated);
-  const url = URL.createObjectURL(await image.blob());
-  const faces = analysis.result.faces;
-  const annotated = card.querySelector(".annotated");
-  if (annotated.src) URL.revokeObjectURL(annotated.src); // a retried card's earlier result
-  annotated.src = url;
-  annotated.alt = `${name} with a green box and a label on each of ${plural(faces.length, "face")}`;
-  const download = card.querySelector(".download");
-  download.href = url;
-  download.download = name.replace(/\.[^.]+$/, "") + ".annotated.jpg";
-  // A plain link cannot send the key header; with a key, link the copy we already have.
-  const json = new Blob([JSON.stringify(analysis, null, 2)], { type: "application/json" });
-  card.querySelector(".json-link").href = apiKey() ? URL.createObjectURL(json) : analysis.links.self;
-  card.querySelector("caption").textContent = faces.length
-    ? `${plural(faces.length, "face")}, most certain first`
-    : "No faces found in this photo.";
-  const body = card.querySelector("tbody");
-  body.replaceChildren();
-  faces.forEach((face, index) => {
-    const row = body.insertRow();
-    const { x, y, width, height } = face.box;
-    const percent = (value) => `${Math.round(value * 100)}%`;
-    [
-      String(index + 1),
-      `${x}, ${y}, ${width}×${height}`,
-      `${face.gender.label} (${percent(face.gender.confidence)})`,
-      `${face.age.years.toFixed(0)} y, ${face.age.range} (${percent(face.age.confidence)})`,
-    ].forEach((text) => { row.insertCell().textContent = text; });
+    card.querySelector(".cancel").hidden = true;
   });
-  card.querySelector(".result").hidden = false;
 }
 
-function addAll(list) { Array.from(list).forEach(addCard); }
+function pageEntries() {
+  return Array.from(uploads.children, (card) => entries.get(card));
+}
 
-const input = document.getElementById("file-input");
-input.addEventListener("change", () => { addAll(input.files); input.value = ""; });
+initKeyPanel(() => uploads.querySelectorAll(".upload[data-error='unauthorized']").forEach(run));
+initViewer();
+
+fileInput.addEventListener("change", () => { addFiles(fileInput.files); fileInput.value = ""; });
+
+if (/Mac|iPhone|iPad/.test(navigator.platform)) {
+  document.querySelectorAll(".paste-keys").forEach((keys) => { keys.textContent = "⌘V"; });
+}
+
+document.getElementById("clear-all").addEventListener("click", () => {
+  Array.from(uploads.children).forEach((card) => removeCard(card, false));
+  fileInput.focus();
+});
+document.getElementById("download-csv").addEventListener("click", () => {
+  save(csvOf(pageEntries()), "text/csv", "readface-results.csv");
+});
+document.getElementById("download-json").addEventListener("click", () => {
+  save(jsonOf(pageEntries()), "application/json", "readface-results.json");
+});
+
+// A photo pasted anywhere on the page (a screenshot, an image copied in another app). Pasted
+// images arrive all named "image.png": they get a name of their own.
+let pasted = 0;
+document.addEventListener("paste", (event) => {
+  const files = Array.from(event.clipboardData ? event.clipboardData.files : []);
+  if (!files.length) return; // text, e.g. a key pasted into its field
+  event.preventDefault();
+  addFiles(files.map((file) => {
+    pasted += 1;
+    const extension = (file.type.split("/")[1] || "png").replace("jpeg", "jpg");
+    return new File([file], `pasted-${pasted}.${extension}`, { type: file.type });
+  }));
+});
 
 // The whole page takes drops: a photo dropped just beside the zone would otherwise make the
 // browser navigate to it and abandon the uploads in progress.
@@ -209,5 +213,5 @@ document.addEventListener("drop", (event) => {
   event.preventDefault();
   dragDepth = 0;
   zone.classList.remove("over");
-  addAll(event.dataTransfer.files);
+  addFiles(event.dataTransfer.files);
 });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +14,19 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from cli.up import free_port
+from tests.conftest import REPO
 from tests.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, installed from the npm registry (pinned) on first use."""
+    script = REPO / "scripts" / "fetch-axe-core.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip()).read_text()
 
 
 @pytest.fixture(scope="module")

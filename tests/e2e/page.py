@@ -5,27 +5,53 @@ from __future__ import annotations
 import base64
 import mimetypes
 from pathlib import Path
+from typing import Literal
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.conftest import REPO
 from tests.images import astronaut_jpeg
+from tests.service import poll
 
-# Builds a drop event the way a real drag from the desktop delivers it (a DataTransfer of Files);
-# WebDriver has no native file drag-and-drop.
-DROP_FILES_JS = """
-const [names, types, payloads, target] = arguments;
+LAPTOP, PHONE = (1280, 800), (390, 844)
+# Where the tests leave a screenshot of each state of the page for people to review.
+SCREENSHOTS = REPO / "var" / "screenshots"
+# The Files a real drag from the desktop, or a paste, delivers (a DataTransfer of them):
+# WebDriver has neither native file drag-and-drop nor a clipboard.
+FILES_JS = """
+const [names, types, payloads] = arguments;
 const transfer = new DataTransfer();
 names.forEach((name, i) => {
   const bytes = Uint8Array.from(atob(payloads[i]), (c) => c.charCodeAt(0));
   transfer.items.add(new File([bytes], name, {type: types[i]}));
 });
+"""
+DROP_FILES_JS = (
+    FILES_JS
+    + """
 for (const type of ["dragenter", "dragover", "drop"]) {
-  target.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true,
-                                            cancelable: true}));
+  arguments[3].dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true,
+                                                  cancelable: true}));
 }
+"""
+)
+PASTE_FILES_JS = (
+    FILES_JS
+    + """
+document.activeElement.dispatchEvent(
+  new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
+"""
+)
+# axe-core's default rules over the whole page; each violation as "rule: selector, selector".
+AXE_RUN_JS = """
+const done = arguments[arguments.length - 1];
+axe.run(document).then(
+  (results) => done(results.violations.map(
+    (v) => `${v.id}: ${v.nodes.map((node) => node.target.join(" ")).join(", ")}`)),
+  (error) => done([`axe failed: ${error}`]));
 """
 
 
@@ -41,12 +67,22 @@ def choose_files(browser: WebDriver, *paths: Path) -> None:
     browser.find_element(By.ID, "file-input").send_keys("\n".join(str(p) for p in paths))
 
 
-def drop_files(browser: WebDriver, target: WebElement, *paths: Path) -> None:
-    """Drop files from the desktop; each File's type is what its extension says, as the
-    browser sets it (empty when unknown)."""
+def _files(paths: tuple[Path, ...]) -> list[list[str]]:
+    """Names, types (what each extension says, as the browser sets it: empty when unknown)
+    and base64 contents, as FILES_JS takes them."""
     types = [mimetypes.guess_type(p.name)[0] or "" for p in paths]
     payloads = [base64.b64encode(p.read_bytes()).decode() for p in paths]
-    browser.execute_script(DROP_FILES_JS, [p.name for p in paths], types, payloads, target)
+    return [[p.name for p in paths], types, payloads]
+
+
+def drop_files(browser: WebDriver, target: WebElement, *paths: Path) -> None:
+    """Drop files from the desktop onto the target element."""
+    browser.execute_script(DROP_FILES_JS, *_files(paths), target)
+
+
+def paste_files(browser: WebDriver, *paths: Path) -> None:
+    """Paste files (as a copied image arrives) where the focus is."""
+    browser.execute_script(PASTE_FILES_JS, *_files(paths))
 
 
 def cards(browser: WebDriver) -> list[WebElement]:
@@ -72,18 +108,19 @@ def wait_until_all_settled(browser: WebDriver, count: int, timeout: float) -> di
         card.querySelector('.name').textContent, card.querySelector('.status').textContent,
         /\\b(done|error)\\b/.test(card.querySelector('.status').className)])"""
 
-    def statuses(_: WebDriver) -> dict[str, str] | bool:
+    def statuses(_: WebDriver) -> dict[str, str] | Literal[False]:
         found = browser.execute_script(settled)
         if len(found) != count or not all(ended for _, _, ended in found):
             return False
         return {name: text for name, text, _ in reversed(found)}
 
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(statuses)  # type: ignore[return-value]
+    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(statuses)
 
 
 def face_rows(card: WebElement) -> list[list[str]]:
+    """The faces table's rows as text: number, gender, age."""
     rows = card.find_elements(By.CSS_SELECTOR, "table.faces tbody tr")
-    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    return [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")] for row in rows]
 
 
 def wait_for_image(browser: WebDriver, image: WebElement) -> int:
@@ -98,3 +135,65 @@ def horizontal_overflow(browser: WebDriver) -> int:
     return int(
         browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     )
+
+
+def set_viewport(browser: WebDriver, size: tuple[int, int]) -> None:
+    """Make the page's viewport this many CSS pixels (the window's frame adds to its height;
+    outerWidth is no guide, headless chromium reports at least 500)."""
+    width, height = size
+    frame = browser.execute_script("return window.outerHeight - window.innerHeight")
+    browser.set_window_size(width, height + frame)
+    # The page learns its new size a moment after the window has it.
+    inner = "return [window.innerWidth, window.innerHeight]"
+    WebDriverWait(browser, 5).until(lambda _: tuple(browser.execute_script(inner)) == size)
+
+
+def screenshot(browser: WebDriver, name: str) -> Path:
+    """The whole page at the current width, as SCREENSHOTS/name.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    path = SCREENSHOTS / f"{name}.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def axe_violations(browser: WebDriver, axe_source: str) -> list[str]:
+    """axe-core's violations of its default rules on the page as it is now."""
+    if not browser.execute_script("return typeof window.axe === 'object'"):
+        browser.execute_script(axe_source)
+    browser.set_script_timeout(60)
+    return browser.execute_async_script(AXE_RUN_JS)  # type: ignore[no-any-return]
+
+
+def throttle_uploads(browser: WebDriver, bytes_per_second: int | None) -> None:
+    """Send request bodies at this rate, as over a slow link (None: at full speed again)."""
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second or -1,
+        },
+    )
+
+
+def allow_downloads(browser: WebDriver, folder: Path) -> None:
+    """Save the page's downloads into folder without asking."""
+    browser.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)}
+    )
+
+
+def downloaded(folder: Path, name: str, timeout: float = 10) -> Path:
+    """The file once the browser has finished writing it (it writes NAME.crdownload first)."""
+    path = folder / name
+    poll(lambda: path.exists() and not any(folder.glob("*.crdownload")), timeout, f"{name}")
+    return path
+
+
+def active_element(browser: WebDriver) -> WebElement:
+    return browser.switch_to.active_element

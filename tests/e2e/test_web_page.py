@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,67 +12,72 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.page import (
+    PHONE,
     cards,
     choose_files,
     drop_files,
     face_rows,
     horizontal_overflow,
+    set_viewport,
     wait_for_image,
     wait_for_status,
     write_photo,
 )
-from tests.service import Api, running_worker, service_env
+from tests.service import Api, running_worker, service_env, store_for
 
 pytestmark = pytest.mark.e2e
-SCREENSHOT_COPY = Path("/tmp/readface-screenshot.png")
-PHONE_SCREENSHOT_COPY = Path("/tmp/readface-screenshot-phone.png")
-
-
-def save_full_page(browser: WebDriver, path: Path, copy: Path) -> None:
-    """Grow the window to the page's height so the screenshot shows every card."""
-    width = browser.get_window_size()["width"]
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(width, min(int(height) + 150, 5000))
-    browser.save_screenshot(str(path))
-    shutil.copyfile(path, copy)
+DONE = re.compile(r"Done: 1 face found in \d+\.\d s\.")
 
 
 def test_upload_shows_faces_annotated_image_errors_and_dedup(
-    stack: Api, browser: WebDriver, tmp_path: Path
+    redis_url: str, stack: Api, browser: WebDriver, tmp_path: Path
 ) -> None:
     photo = write_photo(tmp_path, "astronaut.jpg", quality=77)
     browser.get(stack.url + "/")
     assert "readface" in browser.title
 
     choose_files(browser, photo)
-    assert "1 face found in" in wait_for_status(browser, "Done")
+    first = wait_for_status(browser, "Done")
+    assert DONE.fullmatch(first), first
     card = cards(browser)[0]
+    assert card.find_element(By.CSS_SELECTOR, "h3.name").text == "astronaut.jpg"
+    headers = card.find_elements(By.CSS_SELECTOR, "table.faces thead th")
+    assert [h.text for h in headers] == ["#", "Gender", "Age"]  # coordinates: in the JSON only
     [row] = face_rows(card)
-    assert row[0] == "1" and row[2].startswith("female")
-    assert re.fullmatch(r"\d+, \d+, \d+×\d+", row[1])
-    assert re.fullmatch(r"\d+ y, \d+-\d+ \(\d+%\)", row[3])
+    assert row[0] == "1" and re.fullmatch(r"Female \d+%", row[1]), row
+    assert re.fullmatch(r"\d+, likely \d+–\d+ \(\d+%\)", row[2]), row
+    caption = card.find_element(By.TAG_NAME, "caption").text
+    assert "1 is the face the detector is surest of" in caption
+    assert "how sure the model is" in card.find_element(By.CLASS_NAME, "key").text
     assert wait_for_image(browser, card.find_element(By.CSS_SELECTOR, "img.annotated")) == 512
     json_link = card.find_element(By.CSS_SELECTOR, "a.json-link").get_attribute("href") or ""
     assert re.search(r"/v1/analyses/[0-9a-f]{64}$", json_link)
     download = card.find_element(By.CSS_SELECTOR, "a.download")
     assert download.get_attribute("download") == "astronaut.annotated.jpg"
 
-    notes = tmp_path / "notes.jpg"
+    notes, empty = tmp_path / "notes.jpg", tmp_path / "empty.jpg"
     notes.write_text("this is not a photo\n")
-    choose_files(browser, notes)
-    assert "not an image we can read" in wait_for_status(browser, "not an image")
-    # Sending the same bytes again cannot help, so the page does not offer it.
-    assert not cards(browser)[0].find_element(By.CLASS_NAME, "retry").is_displayed()
+    empty.write_bytes(b"")
+    choose_files(browser, notes, empty)
+    # The server's own words; sending the same bytes again cannot help, so no Try again.
+    assert wait_for_status(browser, "image", card=0) == (
+        "The file is not a JPEG, PNG, WebP, BMP or HEIF image."
+    )
+    assert wait_for_status(browser, "empty", card=1) == "The image is empty."
+    for refused in cards(browser)[:2]:
+        assert not refused.find_element(By.CLASS_NAME, "retry").is_displayed()
 
+    hits = store_for(redis_url).counters()["dedup_hits"]
     choose_files(browser, photo)
-    assert "Analysed before — instant" in wait_for_status(browser, "Done")
+    again = wait_for_status(browser, "Done")
+    assert store_for(redis_url).counters()["dedup_hits"] == hits + 1  # found analysed before...
+    assert DONE.fullmatch(again), again  # ...and said in the very same words
     assert len(face_rows(cards(browser)[0])) == 1
 
     loaded = browser.execute_script(
         "return performance.getEntriesByType('resource').map((entry) => entry.name)"
     )
     assert all(url.startswith((stack.url, "blob:")) for url in loaded), loaded
-    save_full_page(browser, tmp_path / "result.png", SCREENSHOT_COPY)
 
 
 def test_several_photos_at_once_by_picker_and_by_drop(
@@ -96,7 +100,7 @@ def test_several_photos_at_once_by_picker_and_by_drop(
 def test_page_fits_a_phone_and_is_keyboard_reachable(
     stack: Api, browser: WebDriver, tmp_path: Path
 ) -> None:
-    browser.set_window_size(390, 844)
+    set_viewport(browser, PHONE)
     browser.get(stack.url + "/")
     assert horizontal_overflow(browser) <= 0
 
@@ -110,14 +114,19 @@ def test_page_fits_a_phone_and_is_keyboard_reachable(
 
     choose_files(browser, write_photo(tmp_path, "astronaut.jpg", quality=75))
     wait_for_status(browser, "Done")
-    wait_for_image(browser, cards(browser)[0].find_element(By.CSS_SELECTOR, "img.annotated"))
+    image = cards(browser)[0].find_element(By.CSS_SELECTOR, "img.annotated")
+    wait_for_image(browser, image)
     assert horizontal_overflow(browser) <= 0
-    # The faces table fits too: its columns wrap rather than scroll inside their box.
+    # The image fills the card's width; the faces table fits too (its columns wrap).
+    assert browser.execute_script(
+        "const img = arguments[0], card = img.closest('.result');"
+        "return Math.abs(img.getBoundingClientRect().width - card.clientWidth) < 1",
+        image,
+    )
     assert browser.execute_script(
         "const box = document.querySelector('.table-scroll');"
         "return box.scrollWidth <= box.clientWidth"
     )
-    save_full_page(browser, tmp_path / "phone.png", PHONE_SCREENSHOT_COPY)
 
 
 def test_progress_goes_from_queued_to_done_with_a_running_clock(

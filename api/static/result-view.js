@@ -1,0 +1,169 @@
+// One result on its card: the annotated image with a numbered box per face laid over it, the
+// faces table, and the link between them (hover or focus a row and its box lights up, and the
+// reverse). Row N, box N and the number drawn in the image all come from the JSON's face N.
+import { plural } from "./messages.js";
+
+const UNSURE_BELOW = 0.7;
+// worker/annotate.py draws at most this long a side, its number tags in Hershey digits at a
+// font scale of 1/900 of the shorter side (never under 0.35), no taller than half the box.
+const MAX_ANNOTATED_SIDE = 2048;
+const MIN_FONT_SCALE = 0.35;
+
+const percent = (value) => `${Math.round(value * 100)}%`;
+const capitalized = (word) => word.charAt(0).toUpperCase() + word.slice(1);
+
+function annotatedSize({ width, height }) {
+  const scale = Math.min(1, MAX_ANNOTATED_SIDE / Math.max(width, height));
+  const side = (length) => Math.max(1, Math.round(length * scale));
+  return { width: side(width), height: side(height), scale };
+}
+
+// The drawn number tag's size in annotated-image pixels, with a little to spare: a Hershey
+// digit is about 22 x 22 units with 10 below the baseline, plus a quarter of its height of
+// padding each side.
+function numberTagSize(digits, box, canvas) {
+  let scale = Math.max(MIN_FONT_SCALE, Math.min(canvas.width, canvas.height) / 900);
+  const height = (s) => Math.ceil(46 * s) + 3;
+  let tall = height(scale);
+  // Capped, the drawn tag is about half the box, whatever rounding made of its scale.
+  const most = Math.max(1, Math.floor(box.height / 2));
+  if (tall > most) {
+    scale = Math.max(MIN_FONT_SCALE, scale * most / tall);
+    tall = Math.max(most + 2, height(scale));
+  }
+  return { width: Math.ceil((22 * digits + 12) * scale) + 3, height: tall };
+}
+
+function faceBox(face, number, image, canvas) {
+  const box = document.createElement("span");
+  box.className = "face-box";
+  box.dataset.face = String(number);
+  const { x, y, width, height } = face.box;
+  Object.assign(box.style, {
+    left: `${(100 * x) / image.width}%`, top: `${(100 * y) / image.height}%`,
+    width: `${(100 * width) / image.width}%`, height: `${(100 * height) / image.height}%`,
+  });
+  // The page's number sits over the drawn one (above the box's corner, or inside it at the top
+  // of the image) and at least as large, so the two never show side by side.
+  const inCanvas = {
+    top: y * canvas.scale, width: width * canvas.scale, height: height * canvas.scale,
+  };
+  const tag = numberTagSize(String(number).length, inCanvas, canvas);
+  const chip = document.createElement("span");
+  chip.className = inCanvas.top >= tag.height ? "chip above" : "chip";
+  chip.textContent = String(number);
+  chip.style.width = `max(var(--chip-least), ${(100 * tag.width) / inCanvas.width}%)`;
+  chip.style.height = `max(var(--chip-least), ${(100 * tag.height) / inCanvas.height}%)`;
+  // Its digits as large as the drawn ones where those are larger (cqw: of the image's width).
+  chip.style.fontSize = `max(var(--chip-font), ${(55 * tag.height) / canvas.width}cqw)`;
+  box.append(chip);
+  return box;
+}
+
+function cells(face) {
+  const unsure = (confidence) => (confidence < UNSURE_BELOW ? ", uncertain" : "");
+  const gender = `${capitalized(face.gender.label)} ${percent(face.gender.confidence)}` +
+    unsure(face.gender.confidence);
+  const age = document.createDocumentFragment();
+  const range = document.createElement("span");
+  range.className = "range"; // never broken across lines, even at 320 px
+  range.textContent = face.age.range.replace("-", "–");
+  age.append(`${Math.round(face.age.years)}, likely `, range,
+    ` (${percent(face.age.confidence)})${unsure(face.age.confidence)}`);
+  return [gender, age];
+}
+
+function fillTable(card, faces) {
+  card.querySelector("caption").textContent = faces.length
+    ? `${plural(faces.length, "face")}, numbered as on the image: 1 is the face the detector ` +
+      "is surest of, and so on."
+    : "No faces found in this photo.";
+  const body = card.querySelector("tbody");
+  body.replaceChildren();
+  faces.forEach((face, index) => {
+    const row = body.insertRow();
+    row.dataset.face = String(index + 1);
+    row.tabIndex = index === 0 ? 0 : -1; // one stop for the table; arrows move between rows
+    const number = document.createElement("th");
+    number.scope = "row";
+    number.textContent = String(index + 1);
+    row.append(number);
+    cells(face).forEach((content) => { row.insertCell().append(content); });
+  });
+  card.querySelector(".key").hidden = faces.length === 0;
+}
+
+// Rows and boxes light up together: the row under the pointer and the focused row.
+function linkRowsAndBoxes(card) {
+  const rows = Array.from(card.querySelectorAll("tbody tr"));
+  const boxes = Array.from(card.querySelectorAll(".result .face-box"));
+  const lit = { hover: null, focus: null };
+  const update = () => {
+    [...rows, ...boxes].forEach((element) => {
+      const face = element.dataset.face;
+      element.classList.toggle("active", face === lit.hover || face === lit.focus);
+    });
+  };
+  const hover = (element) => {
+    element.addEventListener("mouseenter", () => { lit.hover = element.dataset.face; update(); });
+    element.addEventListener("mouseleave", () => { lit.hover = null; update(); });
+  };
+  [...rows, ...boxes].forEach(hover);
+  rows.forEach((row, index) => {
+    row.addEventListener("focus", () => { lit.focus = row.dataset.face; update(); });
+    row.addEventListener("blur", () => { lit.focus = null; update(); });
+    row.addEventListener("keydown", (event) => {
+      const moves = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: rows.length - 1 };
+      const to = moves[event.key];
+      if (to === undefined || !rows[to]) return;
+      event.preventDefault();
+      row.tabIndex = -1;
+      rows[to].tabIndex = 0;
+      rows[to].focus();
+    });
+  });
+}
+
+export function showResult(card, analysis, name, imageUrl, jsonHref) {
+  const { faces, image } = analysis.result;
+  const canvas = annotatedSize(image);
+  const annotated = card.querySelector(".annotated");
+  annotated.src = imageUrl;
+  annotated.width = canvas.width;
+  annotated.height = canvas.height;
+  annotated.alt =
+    `${name} annotated: ${plural(faces.length, "face")}, boxed and numbered as in the table`;
+  const photo = card.querySelector(".photo");
+  // Full card width, unless that would make it taller than the screen (a portrait photo).
+  photo.style.maxWidth = `min(100%, calc(90vh * ${canvas.width / canvas.height}))`;
+  const boxes = card.querySelector(".boxes");
+  boxes.replaceChildren(...faces.map((face, i) => faceBox(face, i + 1, image, canvas)));
+  const download = card.querySelector(".download");
+  download.href = imageUrl;
+  download.download = `${name.replace(/\.[^.]+$/, "")}.annotated.jpg`;
+  card.querySelector(".json-link").href = jsonHref;
+  fillTable(card, faces);
+  linkRowsAndBoxes(card);
+  card.querySelector(".result").hidden = false;
+}
+
+// The annotated image at its own size in a dialog, with the same numbered boxes.
+export function enlarge(card, name) {
+  const viewer = document.getElementById("viewer");
+  document.getElementById("viewer-title").textContent = name;
+  const photo = card.querySelector(".photo").cloneNode(true);
+  const { naturalWidth, naturalHeight } = card.querySelector(".annotated");
+  // Its own size, scrolled when larger than the screen; a small image as large as fits.
+  const fit = `min(calc(95vw - 2rem), calc((95vh - 5rem) * ${naturalWidth / naturalHeight}))`;
+  photo.style.maxWidth = "none";
+  photo.style.width = `max(${naturalWidth}px, ${fit})`;
+  viewer.querySelector(".viewer-body").replaceChildren(photo);
+  viewer.showModal();
+}
+
+export function initViewer() {
+  const viewer = document.getElementById("viewer");
+  viewer.querySelector(".close").addEventListener("click", () => viewer.close());
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  viewer.addEventListener("click", (event) => { if (event.target === viewer) viewer.close(); });
+}
