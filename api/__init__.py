@@ -16,6 +16,7 @@ from api.uploads import FORM_OVERHEAD_BYTES
 from api.web import web_bp
 from shared.celery_app import create_celery_app
 from shared.errors import ReadfaceError, Unavailable
+from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Store
@@ -26,6 +27,7 @@ RETRY_AFTER_SECONDS = 5
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API for these settings (default: from READFACE_* env vars)."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
     app = Flask(__name__)
     # `/v1//analyses` is a 404 like any unknown path, not a 308 redirect with an HTML body.
     app.url_map.merge_slashes = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, g, jsonify, request
 
 from api import context
@@ -19,10 +21,12 @@ from shared.errors import (
 )
 from shared.imageinfo import read_image_info
 from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
+from shared.logs import log_job_event
 from shared.resource import analysis_resource
 from shared.store import MAX_CALLBACKS_PER_JOB, Callback, ClaimOutcome, Job, StoredAnalysis
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
+log = logging.getLogger("readface.api")
 MAX_WAIT_SECONDS = 30
 # An analysis takes well under a second a photo: a client over its quota can retry soon.
 QUOTA_RETRY_AFTER_SECONDS = 2
@@ -74,8 +78,10 @@ def submit() -> Response:
     if claim.analysis is None:
         raise _refusal(claim.outcome, settings.max_queued_bytes_per_client)
     if claim.outcome is ClaimOutcome.CLAIMED:
+        primary = store.primary()  # the Redis primary the claim went to (Sentinel fails over)
         try:
             context.celery().send_task(ANALYZE_TASK, args=_task_args(analysis_id))
+            store.confirm_enqueued(claim.analysis.job, primary)
         except Exception:
             store.release(claim.analysis.job)
             raise
@@ -84,6 +90,18 @@ def submit() -> Response:
         context.celery().send_task(
             CALLBACK_TASK, args=_task_args(analysis_id, callback.url, callback.message_id)
         )
+    log_job_event(
+        log,
+        "received",
+        analysis_id,
+        g.tenant,
+        {
+            "outcome": claim.outcome.value,
+            "status": claim.analysis.job.status.value,
+            "bytes": len(upload.data),
+            "callback": callback is not None,
+        },
+    )
     return _resource_response(claim.analysis, 200 if claim.outcome is ClaimOutcome.STORED else 202)
 
 

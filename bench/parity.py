@@ -24,8 +24,8 @@ import numpy as np
 from bench import accuracy
 from bench.common import EVAL_DIR, save, table
 from shared.settings import Settings, get_settings
-from worker.faces import FaceBox
 from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
+from worker.faces import FaceBox
 from worker.models.res10 import box_iou
 from worker.pipeline import Pipeline, load_pipeline
 

@@ -25,7 +25,9 @@ from shared.celery_app import (
     CALLBACK_WORKER_POOL,
     CALLBACK_WORKER_THREADS,
 )
-from shared.settings import get_settings
+from shared.redis_connection import redis_client
+from shared.settings import Settings, get_settings
+from worker.metrics import MULTIPROC_DIR_VARIABLE, metrics_address
 
 STOP_TIMEOUT_SECONDS = 20
 READY_TIMEOUT_SECONDS = 120
@@ -102,7 +104,7 @@ def wait_for_redis(
     url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 10.0
 ) -> None:
     deadline = time.monotonic() + timeout
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    client = redis_client(url, socket_connect_timeout=0.5)
     while True:
         try:
             client.ping()
@@ -200,11 +202,12 @@ def run_up(host: str, port: int, workers: int | None) -> int:
             )
         else:
             wait_for_redis(settings.redis_url)
+        analysis_env, callbacks_env = worker_metrics_envs(env, settings, host)
         processes["worker"] = start_worker(
-            env, workers or os.cpu_count() or 1, queues=ANALYZE_QUEUE
+            analysis_env, workers or os.cpu_count() or 1, queues=ANALYZE_QUEUE
         )
         processes["callbacks worker"] = start_worker(
-            env,
+            callbacks_env,
             CALLBACK_WORKER_THREADS,
             name="readface-callbacks",
             queues=CALLBACK_QUEUE,
@@ -231,6 +234,37 @@ def run_up(host: str, port: int, workers: int | None) -> int:
         print("readface: stopped")
 
 
+def worker_metrics_envs(
+    env: Mapping[str, str], settings: Settings, host: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The environments of the analysis worker and the callbacks worker: each serves its
+    processes' metrics (worker/metrics.py) from a directory of its own in the data dir, on
+    READFACE_WORKER_METRICS_BIND and the next port for the callbacks worker, else on free
+    ports of the API's host; the API's environment gets neither."""
+    if settings.worker_metrics_bind:
+        bind_host, first = metrics_address(settings.worker_metrics_bind)
+        ports = [first, first + 1]
+    else:
+        bind_host, ports = host, [free_port(), free_port()]
+    envs = []
+    for name, port in zip(("worker", "callbacks"), ports, strict=True):
+        bind = f"{bind_host}:{port}"
+        envs.append(
+            {
+                **env,
+                "READFACE_WORKER_METRICS_BIND": bind,
+                MULTIPROC_DIR_VARIABLE: str(settings.data_dir / "metrics" / name),
+            }
+        )
+        print(f"readface: {name} metrics on http://{reachable(bind_host)}:{port}/metrics")
+    return envs[0], envs[1]
+
+
+def reachable(host: str) -> str:
+    """Where to reach a server bound to `host` from this machine (any-address: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def _exited(processes: Mapping[str, subprocess.Popen[bytes]]) -> str | None:
     return next((name for name, p in processes.items() if p.poll() is not None), None)
 
@@ -243,7 +277,7 @@ def _wait_until_ready(
 ) -> bool:
     """Wait until the API says ready (Redis answers, a worker is up); False, said on stderr,
     if a part exits first (a worker that refuses to start) or readiness never comes."""
-    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    local = reachable(host)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while not stopping():
         if dead := _exited(processes):

@@ -10,7 +10,9 @@ from typing import Any
 
 from celery import Celery, signals
 
+from shared.redis_connection import broker_sentinel_options, broker_url
 from shared.settings import Settings
+from shared.store.keys import LEASE_MARGIN_SECONDS, attempt_lease_seconds
 
 ANALYZE_TASK = "readface.analyze"
 CALLBACK_TASK = "readface.deliver_callback"
@@ -24,8 +26,9 @@ CALLBACK_WORKER_THREADS = 8
 # A message a worker took but has not acknowledged goes back to its queue once it has been out
 # this much longer than its task can last: a lost host's jobs return after that (plus one sweep),
 # while a healthy worker is never overtaken. The margin covers clock skew between hosts.
-VISIBILITY_MARGIN_SECONDS = 15
-# How often each worker looks for such messages (kombu's default sweep is 100 s).
+VISIBILITY_MARGIN_SECONDS = LEASE_MARGIN_SECONDS
+# How often each worker looks for such messages (kombu's default sweep is 100 s), and how often
+# the sweeper (worker/sweeper.py) looks for jobs whose message was lost.
 RESTORE_SWEEP_SECONDS = 5
 # Callback retries wait for their countdown inside the worker that took them, unacknowledged, for
 # up to minutes: their own index, restored only by callback workers after a longer timeout, so an
@@ -38,8 +41,9 @@ CALLBACK_UNACKED_KEYS = {
 
 
 def analysis_visibility_timeout(settings: Settings) -> float:
-    """Seconds after which a taken analysis is handed out again: the hard limit plus a margin."""
-    return settings.task_hard_time_limit + VISIBILITY_MARGIN_SECONDS
+    """Seconds after which a taken analysis is handed out again: the hard limit plus a margin,
+    the lease the store gives an attempt (after which the sweeper sends a lost job again)."""
+    return attempt_lease_seconds(settings)
 
 
 def callback_visibility_timeout(settings: Settings) -> float:
@@ -63,7 +67,13 @@ def consumer_transport_options(settings: Settings, queues: Collection[str]) -> d
         # instead of blocking it forever
         "socket_timeout": 15,
         "socket_connect_timeout": 5,
+        # the event loop waits on BRPOP with no socket timeout: kombu drops a connection whose
+        # reply is this much overdue, so a worker cut off for a while consumes again soon after
+        # the network comes back (with kombu's default, 25, one stayed idle 45 s after that)
+        "health_check_interval": 5,
     }
+    # with a sentinel:// URL: the master's name, and the timeouts for the sentinels too
+    options.update(broker_sentinel_options(settings.redis_url, options))
     if CALLBACK_QUEUE in queues:
         options.update(
             CALLBACK_UNACKED_KEYS, visibility_timeout=callback_visibility_timeout(settings)
@@ -73,7 +83,7 @@ def consumer_transport_options(settings: Settings, queues: Collection[str]) -> d
 
 def create_celery_app(settings: Settings) -> Celery:
     """A Celery app on the settings' Redis; creating it opens no connection."""
-    app = Celery("readface", broker=settings.redis_url)
+    app = Celery("readface", broker=broker_url(settings.redis_url))
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

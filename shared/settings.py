@@ -18,6 +18,9 @@ class Settings:
     """The service's configuration; see the README's settings table for each meaning."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Replicas that must hold a new job (claim and message) before the API answers 202: Redis
+    # WAIT, shared/store/replication.py. 1 under Sentinel, so a failover cannot lose it.
+    redis_ack_replicas: int = 0
     key_prefix: str = "readface:"
     model_dir: Path = PROJECT_DIR / "models"
     data_dir: Path = PROJECT_DIR / "var"
@@ -49,6 +52,12 @@ class Settings:
     # Slow or idle clients: the API reads a whole request before a thread sees it, within these.
     api_header_timeout: float = 10.0
     api_body_timeout: float = 60.0
+    # readface's own log lines (shared/logs.py): JSON, what compose's and Kubernetes' log
+    # collectors parse without a pattern per line; `text` for a person at a terminal.
+    log_format: str = "json"
+    # host:port a worker's main process serves its processes' metrics on (worker/metrics.py);
+    # empty: none. Needs PROMETHEUS_MULTIPROC_DIR in the worker's environment.
+    worker_metrics_bind: str = ""
 
     def __post_init__(self) -> None:
         # Accept a str from callers that build Settings by hand; paths are joined later.
@@ -71,6 +80,7 @@ def get_settings() -> Settings:
     allow_private = _env("CALLBACK_ALLOW_PRIVATE")
     return Settings(
         redis_url=_env("REDIS_URL") or defaults.redis_url,
+        redis_ack_replicas=int(_env("REDIS_ACK_REPLICAS") or defaults.redis_ack_replicas),
         key_prefix=_env("KEY_PREFIX") or defaults.key_prefix,
         model_dir=Path(_env("MODEL_DIR") or defaults.model_dir),
         data_dir=Path(_env("DATA_DIR") or defaults.data_dir),
@@ -98,4 +108,6 @@ def get_settings() -> Settings:
         analyze_max_retries=int(_env("ANALYZE_MAX_RETRIES") or defaults.analyze_max_retries),
         api_header_timeout=float(_env("API_HEADER_TIMEOUT") or defaults.api_header_timeout),
         api_body_timeout=float(_env("API_BODY_TIMEOUT") or defaults.api_body_timeout),
+        log_format=_env("LOG_FORMAT") or defaults.log_format,
+        worker_metrics_bind=_env("WORKER_METRICS_BIND") or defaults.worker_metrics_bind,
     )

@@ -40,6 +40,13 @@ def astronaut_jpeg(quality: int = 90) -> bytes:
     return encode(astronaut_rgb(), "JPEG", quality=quality)
 
 
+def astronaut_jpegs(count: int) -> list[bytes]:
+    """The astronaut's head (256x256, one face) `count` times, each with its own JPEG comment:
+    distinct bytes (ids), the same pixels and so the same quick analysis."""
+    head = astronaut_rgb()[:256, 100:356]
+    return [encode(head, "JPEG", quality=80, comment=f"copy {i}".encode()) for i in range(count)]
+
+
 def jpeg_claiming(data: bytes, width: int, height: int) -> bytes:
     """The JPEG with its start-of-frame size replaced (the scans are left as they are)."""
     sof = next(data.find(m) for m in (b"\xff\xc0", b"\xff\xc2") if data.find(m) > 0)

@@ -37,6 +37,9 @@ from shared.settings import Settings
 from shared.store import Store
 from worker.webhooks import webhook_headers
 
+# What a delivery of a deleted analysis returns: nothing is sent.
+DROPPED = "dropped: the analysis was deleted"
+
 
 class DeliveryFailed(Exception):
     """The receiver did not answer 2xx in time (or could not be reached); the attempt is retried."""
@@ -191,7 +194,7 @@ def deliver(store: Store, analysis_id: str, url: str, message_id: str) -> str:
     settings = store.settings
     analysis = store.analysis(analysis_id)
     if analysis is None:
-        return "dropped: the analysis was deleted"
+        return DROPPED
     body = json.dumps(analysis_resource(analysis)).encode()
     headers = webhook_headers(settings.webhook_secret, message_id, int(time.time()), body)
     session = callback_session(settings.callback_allow_private, settings.callback_timeout)

@@ -7,8 +7,11 @@ queue so that slow callback receivers never hold analysis capacity (`readface up
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 import traceback
+from datetime import UTC, datetime
 from typing import Any
 
 import cv2
@@ -19,18 +22,23 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
 from shared.jobs import FailureCode
+from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import get_settings
 from shared.store import Store
-from worker.callbacks import DeliveryFailed, backoff_seconds, deliver
+from worker import events
+from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
+from worker.metrics import forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
+from worker.sweeper import run_in_workers
 from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
 settings = get_settings()
 app = create_celery_app(settings)
+run_in_workers(app, settings)
 
 _pipeline: Pipeline | None = None
 _store: Store | None = None
@@ -41,7 +49,9 @@ def pipeline() -> Pipeline:
     global _pipeline
     if _pipeline is None:
         # worker_init verified the files before the pool forked; no need to hash them again
+        started = time.perf_counter()
         _pipeline = load_pipeline(settings, verified=True)
+        events.models_loaded(settings.model_pack, settings.engine, time.perf_counter() - started)
     return _pipeline
 
 
@@ -62,10 +72,12 @@ def _check_before_start(sender: Any, **_: Any) -> None:
     global _runs_analyses
     _runs_analyses = ANALYZE_QUEUE in sender.app.amqp.queues.consume_from
     try:
+        configure_logging(settings.log_format)
         if _runs_analyses:
             verify_pack(load_pack(settings.model_pack), settings.model_dir)
             check_engine(settings.engine, settings.precision)
         check_secret(settings.webhook_secret)
+        prepare_metrics(settings.worker_metrics_bind)
     except (PackVerificationError, ValueError) as error:
         print(f"readface worker: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
@@ -79,6 +91,11 @@ def _load_models(**_: Any) -> None:
         pipeline()
 
 
+@signals.worker_process_shutdown.connect
+def _forget_metrics(**_: Any) -> None:
+    forget_process(os.getpid())
+
+
 class AnalyzeTask(Task):
     def on_failure(
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
@@ -89,8 +106,16 @@ class AnalyzeTask(Task):
         once it killed the child), a Redis error after its retries. failure_for says which."""
         analysis_id = args[0]
         tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
-        if store().for_tenant(tenant).fail(analysis_id, *failure_for(exc)):
+        failure = failure_for(exc)
+        ended = store().for_tenant(tenant).fail(analysis_id, *failure)
+        events.analysis_ended(analysis_id, tenant, ended, failure, None)
+        if ended:
             enqueue_callbacks(analysis_id, tenant)
+
+    def on_retry(
+        self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
+    ) -> None:
+        events.analysis_retried(args[0], args[1] if len(args) > 1 else "", exc)
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
@@ -144,20 +169,27 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     without API keys, and what a message sent before tenants means)."""
     jobs = store().for_tenant(tenant)
     data = jobs.upload(analysis_id)
-    if data is None or not jobs.mark_running(analysis_id):
-        return "skipped: no pending upload (deleted, expired or already done)"
+    if data is None or not jobs.mark_running(analysis_id, self.request.id):
+        events.analysis_skipped(analysis_id, tenant)
+        return "skipped: not pending (deleted, expired, done, or another attempt runs it)"
+    events.analysis_started(jobs.job(analysis_id), tenant, datetime.now(UTC))
+    failure, result = None, None
     try:
-        analysis = pipeline().analyze(data)
+        with worker_metrics().in_progress.track_inprogress():
+            analysis = pipeline().analyze(data)
     except (ReadfaceError, SoftTimeLimitExceeded) as error:
-        ended = jobs.fail(analysis_id, *failure_for(error))
+        failure = failure_for(error)
+        ended = jobs.fail(analysis_id, *failure)
     except Exception as error:
         if self.request.retries < settings.analyze_max_retries:
-            log.warning("analysis %s failed (%s); retrying", analysis_id, error)
             raise self.retry(countdown=2**self.request.retries, exc=error) from error
         log.exception("analysis %s failed for good", analysis_id)
-        ended = jobs.fail(analysis_id, *failure_for(error))
+        failure = failure_for(error)
+        ended = jobs.fail(analysis_id, *failure)
     else:
+        result = analysis.result
         ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
+    events.analysis_ended(analysis_id, tenant, ended, failure, result)
     if not ended:
         return "dropped: the job was deleted or ended meanwhile"
     enqueue_callbacks(analysis_id, tenant)
@@ -168,9 +200,7 @@ def enqueue_callbacks(analysis_id: str, tenant: str) -> None:
     """One delivery task per callback of the job, with the message id given at submission."""
     job = store().for_tenant(tenant).job(analysis_id)
     for callback in job.callbacks if job else []:
-        deliver_callback.apply_async(
-            args=[analysis_id, callback.url, callback.message_id, tenant]
-        )
+        deliver_callback.apply_async(args=[analysis_id, callback.url, callback.message_id, tenant])
 
 
 @app.task(name=CALLBACK_TASK, bind=True, max_retries=None)
@@ -179,15 +209,22 @@ def deliver_callback(
 ) -> str:
     """POST the tenant's analysis to one URL; retried with backoff and jitter, same webhook-id
     each time."""
+    attempt = self.request.retries
+
+    def attempted(outcome: str, detail: str) -> None:
+        events.callback_attempt(analysis_id, tenant, message_id, attempt + 1, outcome, url, detail)
+
     try:
-        return deliver(store().for_tenant(tenant), analysis_id, url, message_id)
+        delivered = deliver(store().for_tenant(tenant), analysis_id, url, message_id)
     except InvalidCallback as error:
-        log.warning("callback %s for %s refused: %s", message_id, analysis_id, error.message)
+        attempted("refused", error.message)
         return f"refused: {error.message}"
     # The soft time limit (prefork pools only) is one more way for an attempt to fail.
     except (DeliveryFailed, SoftTimeLimitExceeded) as error:
-        attempt = self.request.retries
         if attempt + 1 >= settings.callback_max_attempts:
-            log.warning("callback %s gave up after %d attempts: %s", message_id, attempt + 1, error)
+            attempted("gave_up", str(error))
             return f"gave up: {error}"
+        attempted("failed", str(error))
         raise self.retry(countdown=backoff_seconds(settings, attempt), exc=error) from error
+    attempted("dropped" if delivered == DROPPED else "delivered", delivered)
+    return delivered

@@ -12,12 +12,15 @@ import threading
 
 import redis
 
+from shared.redis_connection import redis_client
 from shared.settings import Settings
 from shared.store import scripts
 from shared.store.counters import Counters
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
 from shared.store.longpoll import LongPolls
 from shared.store.records import Callback, Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+from shared.store.replication import Replication
+from shared.store.sweep import DueJob, Sweeps
 from shared.tenants import is_tenant_name
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "Callback",
     "Claim",
     "ClaimOutcome",
+    "DueJob",
     "Job",
     "Store",
     "StoredAnalysis",
@@ -32,7 +36,7 @@ __all__ = [
 ]
 
 
-class Store(LongPolls, Counters):
+class Store(LongPolls, Counters, Sweeps, Replication):
     """Every read and write readface makes to Redis.
 
     redis-py types every reply as `Awaitable | Any` (one signature for sync and async clients);
@@ -41,7 +45,7 @@ class Store(LongPolls, Counters):
 
     def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
         self.settings = settings
-        self.redis = client or redis.Redis.from_url(
+        self.redis = client or redis_client(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
         )
         self._claim = self.redis.register_script(scripts.CLAIM)
@@ -50,6 +54,8 @@ class Store(LongPolls, Counters):
         self._finish = self.redis.register_script(scripts.FINISH)
         self._delete = self.redis.register_script(scripts.DELETE)
         self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
+        self._sweep = self.redis.register_script(scripts.SWEEP)
+        self._to_front = self.redis.register_script(scripts.TO_FRONT)
         self._local = threading.local()
         self.tenant = ""
 

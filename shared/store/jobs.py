@@ -10,7 +10,12 @@ from typing import Any, cast
 from redis.commands.core import Script
 
 from shared.jobs import FailureCode, JobStatus
-from shared.store.keys import ANALYSIS_KEY_KINDS, MAX_CALLBACKS_PER_JOB, KeyedStore
+from shared.store.keys import (
+    ANALYSIS_KEY_KINDS,
+    MAX_CALLBACKS_PER_JOB,
+    KeyedStore,
+    attempt_lease_seconds,
+)
 from shared.store.records import Callback, Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
 
 
@@ -43,6 +48,7 @@ class JobSteps(KeyedStore):
                 self.key("stats", "dedup_hits"),
                 self.key("pending", client or ""),
                 self.key("pending_bytes", client or ""),
+                self.key("sweep", "queued"),
             ],
             args=[
                 fingerprint,
@@ -100,11 +106,22 @@ class JobSteps(KeyedStore):
     def annotated(self, analysis_id: str) -> bytes | None:
         return cast(bytes | None, self.redis.get(self.analysis_key("annotated", analysis_id)))
 
-    def mark_running(self, analysis_id: str) -> bool:
-        """Queued (or redelivered running) job → running; False if the job is gone or ended."""
+    def mark_running(self, analysis_id: str, attempt: str = "") -> bool:
+        """Start an attempt (a task id): queued job → running, held for the attempt's lease.
+        False if the job is gone or ended, or another attempt holds it (see START)."""
         started = self._start(
-            keys=[self.analysis_key("job", analysis_id), self.key("stats", "executions")],
-            args=[utc_now()],
+            keys=[
+                self.analysis_key("job", analysis_id),
+                self.key("stats", "executions"),
+                self.key("sweep", "queued"),
+                self.key("sweep", "running"),
+            ],
+            args=[
+                utc_now(),
+                attempt,
+                int(attempt_lease_seconds(self.settings) * 1000),
+                self.settings.upload_ttl,
+            ],
         )
         return bool(started)
 

@@ -6,8 +6,10 @@ so the same bytes sent by two tenants are two analyses that neither can see from
 keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys are not scoped.
 - `job:{id}` hash: status, created_at, started_at, finished_at, attempts, error_code,
   error_message, fingerprint (model pack), callbacks (JSON list of {url, message_id}), and while
-  pending the uploading client and the upload's size; the upload TTL before it ends, the result
-  TTL after.
+  pending the uploading client and the upload's size; while running the attempt (task id)
+  and when its lease ends (`lease_until`, ms on Redis's clock); with READFACE_REDIS_ACK_REPLICAS,
+  `enqueued_at` once the API has sent its message (replication.py); the upload TTL before it
+  ends, the result TTL after.
 - `upload:{id}` raw bytes, upload TTL, deleted once processed.
 - `result:{id}` result JSON and `annotated:{id}` JPEG, result TTL.
 - `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
@@ -16,6 +18,9 @@ keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys a
   `tenant:{name}` with keys on, else the caller's address.
 - `pending:{client}` sorted set of the client's pending uploads (`{id}:{bytes}`, scored by
   when the upload expires) and `pending_bytes:{client}` their total, upload TTL.
+- `sweep:queued` and `sweep:running` sorted sets of pending jobs' `job:` keys, for the sweeper
+  (shared/store/sweep.py): queued jobs scored by when their message was last sent, running ones
+  by when their attempt's lease ends (ms on Redis's clock); upload TTL.
 
 The upload and result TTLs are settings (READFACE_UPLOAD_TTL, READFACE_RESULT_TTL).
 """
@@ -31,8 +36,19 @@ RATE_WINDOW_SECONDS = 60
 RATE_WINDOW_TTL = 120
 # Each joined callback makes the job hash (read on every poll) bigger and its joins slower.
 MAX_CALLBACKS_PER_JOB = 20
+# An attempt holds its running job (no other message starts it) for the hard time limit plus
+# this, and a job whose message was lost is sent again once as long has passed: a healthy attempt
+# has ended by then, or been killed at the hard limit and its failure written. The broker's own
+# restore uses the same timeout (shared/celery_app.py), where the margin also covers the clocks
+# of hosts a little apart.
+LEASE_MARGIN_SECONDS = 15
 # Every kind of key an analysis has; DELETE removes them all.
 ANALYSIS_KEY_KINDS = ("job", "upload", "result", "annotated")
+
+
+def attempt_lease_seconds(settings: Settings) -> float:
+    """How long an attempt holds its job, and how long a sent job may go unstarted."""
+    return settings.task_hard_time_limit + LEASE_MARGIN_SECONDS
 
 
 class KeyedStore:

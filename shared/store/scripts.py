@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+# Milliseconds on Redis's clock: the one clock every host agrees on, for leases and deadlines.
+NOW_MS = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+# Takes a job out of the sweeper's indexes (shared/store/sweep.py) once it is no longer pending.
+UNINDEX = """
+local function unindex(job_key, prefix)
+  redis.call('ZREM', prefix .. 'sweep:queued', job_key)
+  redis.call('ZREM', prefix .. 'sweep:running', job_key)
+end
+"""
+
 # Decides, in one step, what an upload of these bytes means: a stored result of the current pack
 # (hit), a job already in flight (join it), a stored permanent failure (failed), or a new job
 # (claim: write the job and the upload together). Check-then-set from Python would let two
 # concurrent uploads of the same bytes both enqueue. Returns the outcome, the job as it is now
 # and, for a hit, the result, so that the answer to the upload needs no further round trip.
-CLAIM = """
+# A new job enters the sweeper's queued index (KEYS[9]).
+CLAIM = (
+    NOW_MS
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
 if status == 'queued' or status == 'running' then
@@ -50,9 +69,12 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerpr
            'attempts', '0', 'callbacks', callbacks, 'client', ARGV[8], 'size', size)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
+redis.call('ZADD', KEYS[9], now_ms(), KEYS[1])
+redis.call('EXPIRE', KEYS[9], ARGV[4])
 redis.call('INCR', KEYS[5])
 return {'claimed', redis.call('HGETALL', KEYS[1])}
 """
+)
 
 # Takes a pending job's upload off its client's queued total (when it ends, is released or is
 # deleted). The client's keys are named from the job hash, so the prefix comes as ARGV[1].
@@ -70,10 +92,12 @@ end
 # Rolls a claim back when the task could not be sent, so a failed enqueue leaves nothing behind.
 RELEASE = (
     UNCOUNT_PENDING
+    + UNINDEX
     + """
 if redis.call('HGET', KEYS[1], 'status') == 'queued' and
    redis.call('HGET', KEYS[1], 'created_at') == ARGV[1] then
   uncount_pending(KEYS[1], ARGV[2], ARGV[3])
+  unindex(KEYS[1], ARGV[3])
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('DECR', KEYS[3])
   return 1
@@ -83,25 +107,44 @@ return 0
 )
 
 # Starts an attempt only while the job is still pending, so a task redelivered after the job
-# ended, or one whose job was deleted meanwhile, does not bring the job back.
-START = """
+# ended, or one whose job was deleted meanwhile, does not bring the job back. A running job's
+# attempt holds it for its lease: another message for it (a restored or re-sent one) starts
+# nothing until the lease has passed, so a healthy attempt is never run twice. The same message
+# again (ARGV[2], the task id: a retry, or a redelivery after its pool process died) may start.
+# The job moves from the sweeper's queued index (KEYS[3]) to its running index (KEYS[4]).
+START = (
+    NOW_MS
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1])
+local now = now_ms()
+if status == 'running' and redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] and
+   tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') > now then
+  return 0
+end
+local lease_until = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'attempt', ARGV[2],
+           'lease_until', lease_until)
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('INCR', KEYS[2])
+redis.call('ZREM', KEYS[3], KEYS[1])
+redis.call('ZADD', KEYS[4], lease_until, KEYS[1])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
 return 1
 """
+)
 
 # Ends a pending job in one step: outcome, TTLs, upload dropped, counter, long-pollers woken.
 # A job deleted (or already ended) meanwhile stays as it is: DELETE must not be undone by a
 # worker that finishes afterwards.
 FINISH = (
     UNCOUNT_PENDING
+    + UNINDEX
     + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
 uncount_pending(KEYS[1], ARGV[9], ARGV[10])
+unindex(KEYS[1], ARGV[10])
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2],
            'error_code', ARGV[3], 'error_message', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -119,15 +162,94 @@ return 1
 # Removes every trace of an analysis, and its upload from its client's queued total.
 DELETE = (
     UNCOUNT_PENDING
+    + UNINDEX
     + """
 uncount_pending(KEYS[1], ARGV[1], ARGV[2])
+unindex(KEYS[1], ARGV[2])
 return redis.call('DEL', unpack(KEYS))
 """
 )
+
+# The sweeper's step (shared/store/sweep.py): takes the pending jobs whose broker message may be
+# lost and stamps them as sent now, in one step, so that two sweepers never take the same job.
+# KEYS: the queued index, the running index, the analysis queue (kombu's list). ARGV: the lease
+# in ms, the most index entries to look at, the indexes' TTL. Two kinds of jobs are due:
+# - running past its lease: its attempt ended without a word (host lost, or its end was lost);
+# - queued, sent over a lease ago, and no longer in the queue list. Workers pop the list in the
+#   order messages were pushed, and the queued index is ordered by when each job was sent, so the
+#   list holds the messages of the newest LLEN entries: the ones older than those were taken by
+#   a worker, which marks a job running as soon as it starts it. Counting, rather than sending
+#   again every job that waited a lease, keeps a long backlog from being sent twice.
+# Returns whether the limit was reached (call again), then the job keys taken.
+SWEEP = (
+    NOW_MS
+    + """
+local now = now_ms()
+local limit = tonumber(ARGV[2])
+local looked, taken = 0, {}
+local function pending(job_key)
+  local status = redis.call('HGET', job_key, 'status')
+  return status == 'queued' or status == 'running'
+end
+for _, job_key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
+  looked = looked + 1
+  redis.call('ZREM', KEYS[2], job_key)
+  if pending(job_key) then
+    redis.call('ZADD', KEYS[1], now, job_key)
+    table.insert(taken, job_key)
+  end
+end
+-- the jobs just taken are not in the list yet either
+local out = redis.call('ZCARD', KEYS[1]) - redis.call('LLEN', KEYS[3]) - #taken
+local count = math.min(out, limit - looked)
+if count > 0 then
+  local sent_before = now - tonumber(ARGV[1])
+  for _, job_key in ipairs(
+      redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', sent_before, 'LIMIT', 0, count)) do
+    looked = looked + 1
+    if pending(job_key) then
+      redis.call('ZADD', KEYS[1], now, job_key)
+      table.insert(taken, job_key)
+    else
+      redis.call('ZREM', KEYS[1], job_key)
+    end
+  end
+end
+if #taken > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return {looked >= limit and 1 or 0, taken}
+"""
+)
+
+# Moves messages the sweeper just sent (ARGV: their task ids) from the tail of the queue (KEYS[1],
+# where every message is pushed) to its head, where workers pop: a job sent again was ahead of
+# everything queued since, and should not wait behind it. Only the newest entries are looked at.
+TO_FRONT = """
+local looked = redis.call('LRANGE', KEYS[1], 0, #ARGV + 99)
+local moved = 0
+for _, task_id in ipairs(ARGV) do
+  for _, message in ipairs(looked) do
+    if string.find(message, task_id, 1, true) then
+      redis.call('LREM', KEYS[1], 1, message)
+      redis.call('RPUSH', KEYS[1], message)
+      moved = moved + 1
+      break
+    end
+  end
+end
+return moved
+"""
 
 # One request in a client's current one-minute window; the window's key outlives it a little.
 COUNT_REQUEST = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
+"""
+
+# Marks a new job's message as sent, only while the job exists (a DELETE meanwhile is not undone):
+# the write that a WAIT behind it on the same connection makes the replicas acknowledge.
+MARK_ENQUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'enqueued_at', ARGV[1])
+return 1
 """

@@ -39,4 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         poll(lambda: all_healthy(running), 120, "every container healthy", every=1)
         yield running
     finally:
+        logs = tmp_path_factory.mktemp("logs")
+        running.save_logs(logs)
+        print(f"\ncontainer logs: {logs}")
         running.down()

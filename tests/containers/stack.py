@@ -55,6 +55,13 @@ class Stack:
     def inspect(self, container: str) -> dict:
         return json.loads(docker("inspect", container))[0]
 
+    def save_logs(self, directory: Path) -> None:
+        """Every container's output, with Docker's timestamps, one file per container."""
+        for container in self.compose("ps", "-q", "--all").split():
+            name = self.inspect(container)["Name"].strip("/")
+            run = subprocess.run(["docker", "logs", "-t", container], capture_output=True)
+            (directory / f"{name}.log").write_bytes(run.stdout + run.stderr)
+
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
 

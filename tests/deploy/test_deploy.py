@@ -17,6 +17,7 @@ import yaml
 from cli.up import SCRIPTS
 from shared.celery_app import ANALYZE_QUEUE
 from shared.manifest import load_pack
+from shared.redis_connection import parse_sentinel_url
 from tests.conftest import MODEL_DIR, REPO
 from tests.service import start_worker_expecting_refusal
 
@@ -201,3 +202,95 @@ def test_keda_scales_the_worker_deployment_on_the_analyze_queue() -> None:
     assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == ANALYZE_QUEUE
     worker = docs[("Deployment", "readface-worker")]["spec"]["template"]["spec"]
     assert "volumes" not in worker  # the models are in the image
+
+
+SENTINEL_COMPOSE = REPO / "deploy" / "compose" / "docker-compose.sentinel.yml"
+SENTINEL_K8S = K8S / "sentinel"
+
+
+def assert_shell_parses(script: str) -> None:
+    run = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def assert_names_the_sentinels(url: str, hosts: set[str], master: str) -> None:
+    target = parse_sentinel_url(url)
+    assert target is not None, url
+    assert {host for host, _ in target.sentinels} == hosts
+    assert {port for _, port in target.sentinels} == {26379}
+    assert target.master == master
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="make test installs it")
+def test_sentinel_compose_variant_validates() -> None:
+    run = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "-f", str(SENTINEL_COMPOSE), "config", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_sentinel_compose_variant_puts_every_client_behind_three_sentinels() -> None:
+    text = SENTINEL_COMPOSE.read_text()
+    services = yaml.safe_load(text)["services"]
+    sentinels = {name for name in services if name.startswith("sentinel-")}
+    assert len(sentinels) == 3
+    for client in ("api", "worker", "callbacks"):
+        env = services[client]["environment"]
+        assert_names_the_sentinels(env["READFACE_REDIS_URL"], sentinels, "readface")
+        assert env["READFACE_REDIS_ACK_REPLICAS"] == "1"
+        assert set(services[client]["depends_on"]) == sentinels
+    # `$$` is compose's escape for the container's `$`
+    for sentinel in sentinels:
+        [script] = services[sentinel]["command"]
+        assert "sentinel monitor readface redis 6379 2" in script  # a quorum of 2 of 3
+        assert_shell_parses(script.replace("$$", "$"))
+    for node in ("redis", "redis-replica"):
+        [script] = services[node]["command"]
+        assert "--appendonly yes" in script and "--maxmemory-policy noeviction" in script
+        assert_shell_parses(script.replace("$$", "$"))
+    assert services["redis-replica"]["volumes"] == ["redis-replica-data:/data"]
+    example = (REPO / ".env.example").read_text()
+    assert all(f"{name}=" in example for name in re.findall(r"\$\{(READFACE_[A-Z_]+)", text))
+
+
+def sentinel_k8s_documents() -> dict[tuple[str, str], dict]:
+    return {
+        (doc["kind"], doc["metadata"]["name"]): doc
+        for path in sorted(SENTINEL_K8S.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    }
+
+
+def test_sentinel_kubernetes_variant_validates_against_its_schemas() -> None:
+    for (kind, _), doc in sentinel_k8s_documents().items():
+        if kind == "ScaledObject":
+            jsonschema.validate(doc, SCALED_OBJECT_SCHEMA)
+        else:
+            kubernetes_validate.validate(doc, "1.30", strict=True)
+
+
+def test_sentinel_kubernetes_variant_points_readface_and_keda_at_the_sentinels() -> None:
+    docs = sentinel_k8s_documents()
+    config = docs[("ConfigMap", "readface-config")]["data"]
+    base = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "ConfigMap"}
+    assert set(base["readface-config"]["data"]) <= set(config)  # it replaces the base one
+    assert_names_the_sentinels(config["READFACE_REDIS_URL"], {"readface-sentinel"}, "readface")
+    assert config["READFACE_REDIS_ACK_REPLICAS"] == "1"
+    service = docs[("Service", "readface-sentinel")]
+    assert [p["port"] for p in service["spec"]["ports"]] == [26379]
+    assert docs[("StatefulSet", "readface-sentinel")]["spec"]["replicas"] == 3
+    # a primary and two replicas: after one failover the new primary still has a replica
+    assert docs[("StatefulSet", "readface-redis")]["spec"]["replicas"] == 3
+    scripts = docs[("ConfigMap", "readface-redis-scripts")]["data"]
+    assert "sentinel monitor readface $master 6379 2" in scripts["start-sentinel.sh"]
+    for script in scripts.values():
+        assert_shell_parses(script)
+    [trigger] = docs[("ScaledObject", "readface-worker")]["spec"]["triggers"]
+    assert trigger["type"] == "redis-sentinel"
+    assert trigger["metadata"]["sentinelMaster"] == "readface"
+    assert trigger["metadata"]["addresses"] == "readface-sentinel:26379"
+    assert trigger["metadata"]["listName"] == ANALYZE_QUEUE

@@ -18,6 +18,7 @@ import pytest
 from tests.images import astronaut_jpeg, astronaut_rgb, encode
 from tests.service import (
     Api,
+    assert_all_end_once,
     child_pids,
     poll,
     running_api,
@@ -45,18 +46,6 @@ def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
     return ids
-
-
-def assert_all_end_once(api: Api, ids: list[str], redis_url: str) -> None:
-    """Every job succeeds, its annotated image is served, and each ended exactly once: on this
-    test's own Redis the succeeded counter, bumped only by the step that ends a pending job,
-    equals the number of jobs (a job ended twice would count twice)."""
-    store = store_for(redis_url)
-    for analysis_id in ids:
-        done = api.wait_done(analysis_id, timeout=120)
-        assert done["status"] == "succeeded", done
-        assert api.get(f"/v1/analyses/{analysis_id}/annotated").status_code == 200
-    assert store.counters()["succeeded"] == len(ids)
 
 
 def test_worker_child_killed_mid_task_is_redelivered_and_finished(tmp_path: Path) -> None:

@@ -1,0 +1,324 @@
+"""A real Redis Sentinel deployment for tests and benchmarks: a primary, replicas and three
+sentinels (Debian's redis-server and redis-sentinel) on free local ports, with failover timings
+short enough for a test; and uploads sent the way a client rides out a failover."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import redis
+import requests
+
+from cli.up import free_port, stop
+from tests.service import poll
+
+MASTER_NAME = "readface"
+QUORUM = 2
+# A primary that has not answered for this long is down; the sentinels then agree, elect a
+# leader and promote a replica (about 2-3 s after the kill in all).
+DOWN_AFTER_MS = 1000
+# How long a failover may take before another is tried (then 2x this).
+FAILOVER_TIMEOUT_MS = 3000
+# How long a client keeps retrying one upload that is answered 503 or not at all.
+SUBMIT_DEADLINE_SECONDS = 60
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found: scripts/system-deps.sh installs it")
+    return found
+
+
+@dataclass
+class Node:
+    """One redis-server (or redis-sentinel) with its own config file and directory."""
+
+    name: str
+    port: int
+    directory: Path
+    config: list[str]
+    sentinel: bool = False
+    password: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, extra: list[str] | None = None) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # A file, not stdin: a sentinel rewrites its config as it learns the deployment.
+        path = self.directory / f"{self.name}.conf"
+        path.write_text("\n".join([*self.config, *(extra or [])]) + "\n")
+        binary = _binary("redis-sentinel" if self.sentinel else "redis-server")
+        with (self.directory / f"{self.name}.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [binary, str(path)], stdout=log, stderr=log, start_new_session=True
+            )
+        client = self.client()
+        poll(lambda: self._answers(client), 10, f"{self.name} to answer")
+
+    def _answers(self, client: redis.Redis) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}")
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            port=self.port, password=self.password, socket_timeout=2, socket_connect_timeout=1
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing flushed, connections cut."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+def _data_config(port: int, directory: Path) -> list[str]:
+    return [
+        f"port {port}",
+        "bind 127.0.0.1",
+        f'dir "{directory}"',
+        'save ""',
+        "appendonly no",
+        # a replica that (re)joins gets its full copy at once, not after the default 5 s wait
+        "repl-diskless-sync yes",
+        "repl-diskless-sync-delay 0",
+    ]
+
+
+def _fields(flat: list[bytes]) -> dict[str, str]:
+    """A sentinel's flat name/value reply as a dict (redis-py 6.4's own parser of SENTINEL
+    MASTER fails on a plain client)."""
+    text = [item.decode() for item in flat]
+    return dict(zip(text[::2], text[1::2], strict=True))
+
+
+def _named_by(sentinel: Node) -> int | None:
+    """The primary's port as this sentinel names it now."""
+    address = sentinel.client().execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
+    return int(address[1]) if address else None
+
+
+@dataclass
+class SentinelDeployment:
+    """Primary (`data[0]` at first), replicas and sentinels; `url` is READFACE_REDIS_URL.
+    With passwords, the data nodes (`password`) and the sentinels (`sentinel_password`) each
+    refuse clients without theirs."""
+
+    root: Path
+    password: str | None = None
+    sentinel_password: str | None = None
+    data: list[Node] = field(default_factory=list)
+    sentinels: list[Node] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        login = f":{quote(self.password, safe='')}@" if self.password else ""
+        login_sentinels = (
+            f"&sentinel_password={quote(self.sentinel_password, safe='')}"
+            if self.sentinel_password
+            else ""
+        )
+        return f"sentinel://{login}{hosts}/0?master={MASTER_NAME}{login_sentinels}"
+
+    def start(self, replicas: int = 1, sentinels: int = 3) -> None:
+        for index in range(1 + replicas):
+            port = free_port()
+            directory = self.root / f"redis-{index}"
+            config = _data_config(port, directory)
+            if self.password:  # replicas log in to their primary with it too
+                config += [f"requirepass {self.password}", f"masterauth {self.password}"]
+            self.data.append(
+                Node(f"redis-{index}", port, directory, config, password=self.password)
+            )
+        primary = self.data[0]
+        primary.start()
+        for replica in self.data[1:]:
+            replica.start([f"replicaof 127.0.0.1 {primary.port}"])
+        for index in range(sentinels):
+            port = free_port()
+            config = [
+                f"port {port}",
+                "bind 127.0.0.1",
+                f'dir "{self.root}"',
+                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {primary.port} {QUORUM}",
+                f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}",
+                f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}",
+                f"sentinel parallel-syncs {MASTER_NAME} 1",
+            ]
+            if self.password:
+                config.append(f"sentinel auth-pass {MASTER_NAME} {self.password}")
+            if self.sentinel_password:  # for clients, and for the other sentinels
+                config += [
+                    f"requirepass {self.sentinel_password}",
+                    f"sentinel sentinel-pass {self.sentinel_password}",
+                ]
+            node = Node(
+                f"sentinel-{index}",
+                port,
+                self.root / "sentinels",
+                config,
+                sentinel=True,
+                password=self.sentinel_password,
+            )
+            node.start()
+            self.sentinels.append(node)
+        poll(lambda: self._settled(replicas, sentinels), 30, "the sentinels to know each other")
+
+    def _settled(self, replicas: int, sentinels: int) -> bool:
+        """Every sentinel sees the primary, its replicas linked, and every other sentinel (the
+        hello messages take a few seconds): only then can they agree on a failover."""
+        for sentinel in self.sentinels:
+            client = sentinel.client()
+            state = _fields(client.execute_command("SENTINEL", "MASTER", MASTER_NAME))
+            if int(state["num-other-sentinels"]) != sentinels - 1:
+                return False
+            linked = [
+                fields
+                for flat in client.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)
+                if (fields := _fields(flat))["master-link-status"] == "ok"
+                and "s_down" not in fields["flags"]
+            ]
+            if len(linked) != replicas:
+                return False
+        return True
+
+    def primary_port(self) -> int | None:
+        """The port the sentinels name as the primary (the first that answers)."""
+        for sentinel in self.sentinels:
+            try:
+                port = _named_by(sentinel)
+            except redis.ConnectionError:
+                continue
+            if port is not None:
+                return port
+        return None
+
+    def node(self, port: int) -> Node:
+        return next(node for node in self.data if node.port == port)
+
+    def primary(self) -> Node:
+        port = self.primary_port()
+        assert port is not None, "no sentinel names a primary"
+        return self.node(port)
+
+    def wait_promoted(self, old: Node, timeout: float = 30) -> Node:
+        """The replica every sentinel names as the primary after `old` went down."""
+
+        def promoted() -> Node | None:
+            ports = {_named_by(sentinel) for sentinel in self.sentinels}
+            if len(ports) != 1 or old.port in ports or None in ports:
+                return None
+            new = self.node(ports.pop())  # type: ignore[arg-type]
+            role = new.client().role()
+            return new if role[0] == b"master" else None
+
+        return poll(promoted, timeout, "a replica to be promoted", every=0.02)  # type: ignore[return-value]
+
+    def rejoin(self, node: Node) -> None:
+        """Start a node that went down again as a replica of the current primary, as a
+        supervisor (or the Kubernetes init step of deploy/k8s/sentinel) does."""
+        node.start([f"replicaof 127.0.0.1 {self.primary().port}"])
+
+    def stop(self) -> None:
+        for node in [*self.sentinels, *self.data]:
+            node.stop()
+
+
+@dataclass
+class Submissions:
+    """Uploads sent the way a client retries them: again on 503 or no answer, until accepted
+    (202, or 200 if it ended meanwhile). Records when each was accepted."""
+
+    api_url: str
+    payloads: list[bytes]
+    # id -> (monotonic) when the attempt that was accepted was sent, and when it was answered
+    accepted: dict[str, tuple[float, float]] = field(default_factory=dict)
+    refused: int = 0  # 503s and dropped connections while the primary was gone
+    errors: list[str] = field(default_factory=list)
+    _next: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def accepted_at_least(self, count: int) -> Callable[[], bool]:
+        """A check for poll(): whether `count` uploads have been accepted."""
+        return lambda: len(self.accepted) >= count
+
+    def first_accepted_after(self, moment: float) -> float:
+        """Seconds from `moment` to the first answer accepting an upload sent after it."""
+        return min(answered for sent, answered in self.accepted.values() if sent > moment) - moment
+
+    def run(self, threads: int) -> list[threading.Thread]:
+        workers = [threading.Thread(target=self._submitter, daemon=True) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def _submitter(self) -> None:
+        session = requests.Session()  # one per thread
+        while True:
+            with self._lock:
+                if self._next >= len(self.payloads) or self.errors:
+                    return
+                data = self.payloads[self._next]
+                self._next += 1
+            try:
+                self._submit(session, data)
+            except Exception as error:  # a thread cannot fail the test: it reports
+                self.errors.append(repr(error))
+
+    def _submit(self, session: requests.Session, data: bytes) -> None:
+        deadline = time.monotonic() + SUBMIT_DEADLINE_SECONDS
+        while (sent := time.monotonic()) < deadline:
+            try:
+                response = session.post(
+                    f"{self.api_url}/v1/analyses",
+                    data=data,
+                    headers={"Content-Type": "image/jpeg"},
+                    timeout=30,
+                )
+            except requests.RequestException:
+                response = None
+            if response is not None and response.status_code in (200, 202):
+                with self._lock:
+                    self.accepted[response.json()["id"]] = (sent, time.monotonic())
+                return
+            if response is not None and response.status_code != 503:
+                raise AssertionError(f"{response.status_code}: {response.text}")
+            with self._lock:
+                self.refused += 1
+            time.sleep(0.1)  # a client's pause before retrying, not a synchronisation
+        raise AssertionError("an upload was not accepted within the deadline")
+
+
+@contextmanager
+def running_sentinel_deployment(
+    root: Path,
+    replicas: int = 1,
+    password: str | None = None,
+    sentinel_password: str | None = None,
+) -> Iterator[SentinelDeployment]:
+    deployment = SentinelDeployment(root, password, sentinel_password)
+    try:
+        deployment.start(replicas)
+        yield deployment
+    finally:
+        deployment.stop()
