@@ -5,7 +5,7 @@ Importing this pulls in no task code and no OpenCV: the API sends tasks by name.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from celery import Celery, signals
@@ -81,39 +81,48 @@ def consumer_transport_options(settings: Settings, queues: Collection[str]) -> d
     return options
 
 
-def create_celery_app(settings: Settings) -> Celery:
-    """A Celery app on the settings' Redis; creating it opens no connection."""
-    app = Celery("readface", broker=broker_url(settings.redis_url))
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery configuration of these settings (senders' transport options)."""
+    return {
+        "broker_url": broker_url(settings.redis_url),
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
         # readface stores its own results in Redis; Celery's result backend would be a copy
-        task_ignore_result=True,
+        "task_ignore_result": True,
         # a task is acknowledged only when it ends, and a task whose worker died is requeued:
         # with the image hash as id, running an analysis twice is harmless, losing it is not
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_soft_time_limit=settings.task_soft_time_limit,
-        task_time_limit=settings.task_hard_time_limit,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_hard_time_limit,
         # what a worker consumes decides its options (below); senders use the analysis ones
-        broker_transport_options=consumer_transport_options(settings, [ANALYZE_QUEUE]),
-        broker_connection_retry_on_startup=True,
-        task_default_queue=ANALYZE_QUEUE,
-        task_routes={
+        "broker_transport_options": consumer_transport_options(settings, [ANALYZE_QUEUE]),
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": ANALYZE_QUEUE,
+        "task_routes": {
             ANALYZE_TASK: {"queue": ANALYZE_QUEUE},
             CALLBACK_TASK: {"queue": CALLBACK_QUEUE},
         },
-        worker_send_task_events=False,
-        worker_hijack_root_logger=False,
-    )
+        "worker_send_task_events": False,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def create_celery_app(settings: Settings | Callable[[], Settings]) -> Celery:
+    """A Celery app on the settings' Redis; creating it opens no connection. Given a function
+    instead, the app calls it only when its configuration is first read: a worker's module can
+    create its app at import and still read the environment as the worker starts."""
+    read = settings if callable(settings) else lambda: settings
+    app = Celery("readface")
+    app.add_defaults(lambda: celery_config(read()))
 
     # worker_init comes after the worker knows its queues and before it connects to consume.
     def consume_with_queue_options(sender: Any, **_: Any) -> None:
         if sender.app is app:
             queues = set(app.amqp.queues.consume_from)
-            app.conf.broker_transport_options = consumer_transport_options(settings, queues)
+            app.conf.broker_transport_options = consumer_transport_options(read(), queues)
 
     signals.worker_init.connect(consume_with_queue_options, weak=False)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, signals
@@ -70,14 +71,15 @@ class Sweeper:
                 log.exception("sweep failed; trying again in %g s", self.interval)
 
 
-def run_in_workers(app: Celery, settings: Settings) -> None:
-    """Start a sweeper in each worker of `app` that consumes analyses, and stop it with it."""
+def run_in_workers(app: Celery, settings: Callable[[], Settings]) -> None:
+    """Start a sweeper in each worker of `app` that consumes analyses, and stop it with it;
+    `settings` is read as the worker starts."""
     running: list[Sweeper] = []
 
     def start(sender: Any, **_: Any) -> None:
         if sender.app is app and ANALYZE_QUEUE in app.amqp.queues.consume_from:
             # a connection of its own: pool processes forked later never share it
-            sweeper = Sweeper(Store(settings), app)
+            sweeper = Sweeper(Store(settings()), app)
             sweeper.start()
             running.append(sweeper)
 

@@ -6,6 +6,7 @@ queue so that slow callback receivers never hold analysis capacity (`readface up
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -24,7 +25,7 @@ from shared.errors import InvalidCallback, ReadfaceError
 from shared.jobs import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import events
 from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
@@ -36,7 +37,15 @@ from worker.sweeper import run_in_workers
 from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
-settings = get_settings()
+
+
+@functools.cache
+def settings() -> Settings:
+    """The worker's settings, read from the environment once, when first needed: as the worker
+    starts and its app reads its configuration, not when this module is imported."""
+    return get_settings()
+
+
 app = create_celery_app(settings)
 run_in_workers(app, settings)
 
@@ -49,16 +58,16 @@ def pipeline() -> Pipeline:
     global _pipeline
     if _pipeline is None:
         # worker_init verified the files before the pool forked; no need to hash them again
-        started = time.perf_counter()
-        _pipeline = load_pipeline(settings, verified=True)
-        events.models_loaded(settings.model_pack, settings.engine, time.perf_counter() - started)
+        config, started = settings(), time.perf_counter()
+        _pipeline = load_pipeline(config, verified=True)
+        events.models_loaded(config.model_pack, config.engine, time.perf_counter() - started)
     return _pipeline
 
 
 def store() -> Store:
     global _store
     if _store is None:
-        _store = Store(settings)
+        _store = Store(settings())
     return _store
 
 
@@ -72,12 +81,14 @@ def _check_before_start(sender: Any, **_: Any) -> None:
     global _runs_analyses
     _runs_analyses = ANALYZE_QUEUE in sender.app.amqp.queues.consume_from
     try:
-        configure_logging(settings.log_format)
+        configure_logging(settings().log_format)
+        # the Redis errors the task retries by itself (autoretry_for) count against it too
+        analyze.max_retries = settings().analyze_max_retries
         if _runs_analyses:
-            verify_pack(load_pack(settings.model_pack), settings.model_dir)
-            check_engine(settings.engine, settings.precision)
-        check_secret(settings.webhook_secret)
-        prepare_metrics(settings.worker_metrics_bind)
+            verify_pack(load_pack(settings().model_pack), settings().model_dir)
+            check_engine(settings().engine, settings().precision)
+        check_secret(settings().webhook_secret)
+        prepare_metrics(settings().worker_metrics_bind)
     except (PackVerificationError, ValueError) as error:
         print(f"readface worker: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
@@ -143,9 +154,9 @@ def failure_for(error: BaseException) -> tuple[FailureCode, str]:
     if isinstance(error, SoftTimeLimitExceeded):
         if _while_decoding(error):
             return FailureCode.INVALID_IMAGE, DECODE_TOO_LONG
-        return FailureCode.TIMEOUT, _took_longer_than(settings.task_soft_time_limit)
+        return FailureCode.TIMEOUT, _took_longer_than(settings().task_soft_time_limit)
     if isinstance(error, TimeLimitExceeded):
-        return FailureCode.TIMEOUT, _took_longer_than(settings.task_hard_time_limit)
+        return FailureCode.TIMEOUT, _took_longer_than(settings().task_hard_time_limit)
     return FailureCode.INTERNAL, UNEXPECTED
 
 
@@ -160,7 +171,6 @@ def _took_longer_than(seconds: float) -> str:
     bind=True,
     base=AnalyzeTask,
     autoretry_for=(redis.RedisError,),
-    max_retries=settings.analyze_max_retries,
     retry_backoff=True,
     retry_jitter=True,
 )
@@ -181,7 +191,7 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
         failure = failure_for(error)
         ended = jobs.fail(analysis_id, *failure)
     except Exception as error:
-        if self.request.retries < settings.analyze_max_retries:
+        if self.request.retries < settings().analyze_max_retries:
             raise self.retry(countdown=2**self.request.retries, exc=error) from error
         log.exception("analysis %s failed for good", analysis_id)
         failure = failure_for(error)
@@ -221,10 +231,10 @@ def deliver_callback(
         return f"refused: {error.message}"
     # The soft time limit (prefork pools only) is one more way for an attempt to fail.
     except (DeliveryFailed, SoftTimeLimitExceeded) as error:
-        if attempt + 1 >= settings.callback_max_attempts:
+        if attempt + 1 >= settings().callback_max_attempts:
             attempted("gave_up", str(error))
             return f"gave up: {error}"
         attempted("failed", str(error))
-        raise self.retry(countdown=backoff_seconds(settings, attempt), exc=error) from error
+        raise self.retry(countdown=backoff_seconds(settings(), attempt), exc=error) from error
     attempted("dropped" if delivered == DROPPED else "delivered", delivered)
     return delivered

@@ -135,6 +135,29 @@ def test_worker_start_up_refuses_a_broken_model_dir(tmp_path: Path, problem: str
     assert f"age-v1.onnx: {problem}" in run.stderr
 
 
+def test_worker_start_up_refuses_an_unknown_log_format() -> None:
+    run = start_worker_expecting_refusal(READFACE_LOG_FORMAT="yaml")
+    assert run.returncode != 0
+    assert "READFACE_LOG_FORMAT must be one of json, text." in run.stderr
+
+
+def test_importing_the_worker_reads_no_setting() -> None:
+    """Settings are read as the worker starts (its app's configuration, worker_init), so a
+    module that imports the tasks, a tool or a test, neither needs nor freezes the environment."""
+    probe = (
+        "import worker.tasks as tasks; "
+        "print('imported', tasks.settings.cache_info().currsize, flush=True); "
+        "tasks.app.conf.broker_url"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "READFACE_TASK_HARD_TIME_LIMIT": "soon"}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    # the import succeeded without reading them; the first read of the configuration fails
+    assert run.stdout == "imported 0\n", run.stderr
+    assert "could not convert string to float: 'soon'" in run.stderr, run.stderr
+
+
 def k8s_documents() -> list[dict]:
     return [
         doc

@@ -44,15 +44,15 @@ def test_transient_failure_is_requeued_on_resubmit(
 
 
 def test_slow_analysis_times_out_and_a_resubmit_requeues_it() -> None:
-    # A 2048x1536 JPEG with several faces: decoded in about a hundredth of a second, then several
-    # times longer to detect, align and classify than the soft limit, which strikes there (a
-    # strike in the decode would be `invalid_image`); the hard limit, if it strikes, also ends
-    # in `timeout`. The limits leave the attempt time to start (read the upload, mark the job
-    # running) even on a busy machine, so that each run counts as an execution.
-    data = encode(astronaut_grid(4, 3), "JPEG")
+    # A 2048x1024 JPEG with 8 faces: started and decoded in under a hundredth of a second, then
+    # about 150 ms to detect, align and classify, so the soft limit strikes there with a margin
+    # of about 4x on both sides on a busy machine (a strike in the decode would be
+    # `invalid_image`); the hard limit, if it strikes, also ends in `timeout`. The attempt has
+    # time to start (read the upload, mark the job running), so each run counts as an execution.
+    data = encode(astronaut_grid(4, 2), "JPEG")
     with running_redis() as server:
         env = service_env(
-            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.05", READFACE_TASK_HARD_TIME_LIMIT="0.6"
+            server.url, READFACE_TASK_SOFT_TIME_LIMIT="0.04", READFACE_TASK_HARD_TIME_LIMIT="0.6"
         )
         with running_worker(env), running_api(env) as api:
             wait_ready(api)
