@@ -228,3 +228,12 @@ def child_pids(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 children.append(int(entry.name))
     return children
+
+
+def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
+    ids = []
+    for data in payloads:
+        response = api.submit(data)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    return ids

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.images import astronaut_jpeg, astronaut_rgb, encode
+from tests.images import astronaut_jpeg, slow_png
 from tests.service import (
     Api,
     assert_all_end_once,
@@ -26,27 +25,11 @@ from tests.service import (
     running_worker,
     service_env,
     store_for,
+    submit_all,
     wait_ready,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def slow_png(seed: int, side: int = 4000) -> bytes:
-    """A big PNG (no reduced decode for PNG): 16 MP, the PNG cap, one decoder call of 0.15 s or
-    more (the soft limits below strike inside it)."""
-    big = np.tile(astronaut_rgb(), (side // 512 + 1, side // 512 + 1, 1))[:side, :side]
-    big[0, 0] = (seed % 256, seed // 256 % 256, 7)  # distinct bytes, distinct id
-    return encode(big, "PNG", compress_level=1)
-
-
-def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
-    ids = []
-    for data in payloads:
-        response = api.submit(data)
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["id"])
-    return ids
 
 
 def test_worker_child_killed_mid_task_is_redelivered_and_finished(tmp_path: Path) -> None:

@@ -18,8 +18,7 @@ from shared.jobs import analysis_id_for
 from shared.settings import Settings
 from shared.store import DueJob, Store
 from shared.store.keys import attempt_lease_seconds
-from tests.faults.test_faults import slow_png, submit_all
-from tests.images import astronaut_jpeg
+from tests.images import astronaut_jpeg, slow_png
 from tests.service import (
     Api,
     poll,
@@ -28,6 +27,7 @@ from tests.service import (
     running_worker,
     service_env,
     store_for,
+    submit_all,
     wait_ready,
 )
 from worker.sweeper import Sweeper

@@ -10,8 +10,6 @@ import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ import requests
 from cli.up import free_port
 from tests.conftest import REPO
 from tests.images import astronaut_jpeg
+from tests.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
 from tests.service import Api, poll
 
 pytestmark = pytest.mark.integration
@@ -64,72 +63,11 @@ def test_submit_to_a_dead_server_fails_with_a_message(tmp_path: Path) -> None:
     assert "cannot reach" in run.stderr and "Traceback" not in run.stderr
 
 
-def processes_with_marker(marker: str) -> list[int]:
-    """Pids of live processes whose environment carries the marker (all that `up` started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in environ and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-READFACE = str(Path(sys.executable).with_name("readface"))  # the console script users run
-
-
-def start_up(folder: Path, marker: str, **settings: str) -> tuple[subprocess.Popen[bytes], Path]:
-    """`readface up` started in a folder outside the checkout, as a user would, with no
-    READFACE_MODEL_DIR: the model files must be found all the same."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("READFACE_REDIS_URL", "READFACE_MODEL_DIR")
-    }
-    env.update({"READFACE_DATA_DIR": str(folder / "data"), **settings})
-    env.update([marker.split("=")])
-    log = folder / "up.log"  # a file, not a pipe: nobody would drain a pipe while we poll
-    with log.open("wb") as sink:
-        up = subprocess.Popen(
-            [READFACE, "up", "--port", str(free_port()), "--workers", "1"],
-            cwd=folder,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return up, log
-
-
-@contextmanager
-def cleaned_up(up: subprocess.Popen[bytes], marker: str) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
-        for pid in processes_with_marker(marker):  # only if the test failed half-way
-            os.kill(pid, signal.SIGKILL)
-
-
 def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
     with cleaned_up(up, marker):
-        serving = poll(
-            lambda: re.search(r"serving on (\S+)", log.read_text()) or up.poll() is not None,
-            120,
-            "readface up to say it is serving",
-            every=0.2,
-        )
-        assert up.poll() is None, log.read_text()
-        url = serving.group(1).rstrip("/")  # type: ignore[union-attr]
+        url = serving_url(up, log)
         # "serving on" comes once the whole stack is ready, not before.
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
         submitted = requests.post(

@@ -18,9 +18,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.up import free_port, start_api, start_worker, stop
-from tests.faults.test_faults import slow_png
-from tests.images import astronaut_grid, astronaut_jpeg, encode
-from tests.integration.test_commands import cleaned_up, start_up
+from tests.images import astronaut_grid, astronaut_jpeg, encode, slow_png
+from tests.readface_up import cleaned_up, serving_url, start_up
 from tests.receivers import Receiver
 from tests.service import (
     Api,
@@ -315,14 +314,7 @@ def test_readface_up_serves_the_metrics_of_both_workers(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
     with cleaned_up(up, marker):
-        serving = poll(
-            lambda: re.search(r"serving on (\S+)", log.read_text()) or up.poll() is not None,
-            120,
-            "readface up to say it is serving",
-            every=0.2,
-        )
-        assert up.poll() is None, log.read_text()
-        url = serving.group(1).rstrip("/")  # type: ignore[union-attr]
+        url = serving_url(up, log)
         urls = dict(re.findall(r"readface: (\w+) metrics on (\S+)", log.read_text()))
         assert urls.keys() == {"worker", "callbacks"}
         api = Api(url, up)
