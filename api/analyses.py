@@ -9,7 +9,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from api import context
 from api.uploads import read_upload
 from shared.callback_urls import check_callback_url
-from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK
+from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK, task_args
 from shared.errors import (
     AnalysisFailed,
     BadRequest,
@@ -50,12 +50,6 @@ def _not_found(analysis_id: str) -> NotFound:
     return NotFound(f"No analysis {analysis_id} (unknown, deleted or expired).")
 
 
-def _task_args(*args: str) -> list[str]:
-    """A task's arguments and the caller's tenant; without keys, just as before tenants, so the
-    messages stay readable by workers of an earlier release during an upgrade."""
-    return [*args, g.tenant] if g.tenant else list(args)
-
-
 def _job_or_404(analysis_id: str) -> Job:
     job = context.tenant_store().job(_checked_id(analysis_id))
     if job is None:
@@ -80,7 +74,7 @@ def submit() -> Response:
     if claim.outcome is ClaimOutcome.CLAIMED:
         primary = store.primary()  # the Redis primary the claim went to (Sentinel fails over)
         try:
-            context.celery().send_task(ANALYZE_TASK, args=_task_args(analysis_id))
+            context.celery().send_task(ANALYZE_TASK, args=task_args(g.tenant, analysis_id))
             store.confirm_enqueued(claim.analysis.job, primary)
         except Exception:
             store.release(claim.analysis.job)
@@ -88,7 +82,7 @@ def submit() -> Response:
     elif claim.outcome is ClaimOutcome.STORED and callback is not None:
         # the analysis is done: deliver to the new URL at once
         context.celery().send_task(
-            CALLBACK_TASK, args=_task_args(analysis_id, callback.url, callback.message_id)
+            CALLBACK_TASK, args=task_args(g.tenant, analysis_id, callback.url, callback.message_id)
         )
     log_job_event(
         log,

@@ -1,7 +1,7 @@
 """`python -m bench.failover`: Redis Sentinel failovers under uploads, what the WAIT behind a
 new job costs, and what asynchronous replication loses without it.
 
-Each part runs Debian's redis-server (a primary, a replica) and three redis-sentinel processes
+Each part runs Debian's redis-server (a primary, a replica) and three sentinels
 (tests/sentinel.py: down-after 1 s) with the API under gunicorn; no worker is needed, the jobs
 only queue.
 
@@ -25,8 +25,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import requests
 
 from bench.common import median, percentile, save, table
 from shared.jobs import analysis_id_for
@@ -88,13 +86,10 @@ def wait_cost(uploads: int) -> dict[int, list[float]]:
     payloads = astronaut_jpegs(2 * uploads)
     for ack, batch in ((0, payloads[:uploads]), (1, payloads[uploads:])):
         with _stack(ack) as (_, api):
-            session = requests.Session()
             timings = []
             for data in batch:
                 started = time.perf_counter()
-                response = session.post(
-                    f"{api.url}/v1/analyses", data=data, headers={"Content-Type": "image/jpeg"}
-                )
+                response = api.submit(data)
                 timings.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 202:
                     raise RuntimeError(response.text)
@@ -117,14 +112,9 @@ def stalled_replica_loss(ack_replicas: int, uploads: int) -> dict[str, int]:
         replica = next(node for node in deployment.data if node is not old)
         assert replica.process is not None
         os.kill(replica.process.pid, signal.SIGSTOP)
-        session = requests.Session()
-        accepted = []
-        for data in payloads:
-            response = session.post(
-                f"{api.url}/v1/analyses", data=data, headers={"Content-Type": "image/jpeg"}
-            )
-            if response.status_code == 202:
-                accepted.append(analysis_id_for(data))
+        accepted = [
+            analysis_id_for(data) for data in payloads if api.submit(data).status_code == 202
+        ]
         old.kill()
         os.kill(replica.process.pid, signal.SIGCONT)
         deployment.wait_promoted(old, timeout=90)

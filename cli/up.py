@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import redis
 
@@ -97,7 +98,8 @@ def start_redis(
 
 def redis_url(port: int, password: str | None = None) -> str:
     """The URL of a Redis on 127.0.0.1:port, database 0."""
-    return f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
+    login = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{login}127.0.0.1:{port}/0"
 
 
 def wait_for_redis(

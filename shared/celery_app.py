@@ -40,6 +40,12 @@ CALLBACK_UNACKED_KEYS = {
 }
 
 
+def task_args(tenant: str, *args: str) -> list[str]:
+    """A task's arguments and its tenant; without keys (tenant ""), just as before tenants, so
+    the messages stay readable by workers of an earlier release during an upgrade."""
+    return [*args, tenant] if tenant else list(args)
+
+
 def analysis_visibility_timeout(settings: Settings) -> float:
     """Seconds after which a taken analysis is handed out again: the hard limit plus a margin,
     the lease the store gives an attempt (after which the sweeper sends a lost job again)."""

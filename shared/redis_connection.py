@@ -80,7 +80,7 @@ def parse_sentinel_url(url: str) -> SentinelUrl | None:
     if not sentinels:
         raise ValueError("A sentinel:// URL names at least one sentinel host.")
     query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
-    master = query.get("master") or query.get("master_name")
+    master = query.get("master")
     if not master:
         raise ValueError("A sentinel:// URL needs ?master=NAME, the name the sentinels monitor.")
     db = parts.path.strip("/") or "0"

@@ -1,11 +1,10 @@
 """A real Redis Sentinel deployment for tests and benchmarks: a primary, replicas and three
-sentinels (Debian's redis-server and redis-sentinel) on free local ports, with failover timings
+sentinels (redis-server, in sentinel mode for those) on free local ports, with failover timings
 short enough for a test; and uploads sent the way a client rides out a failover."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -19,7 +18,7 @@ from urllib.parse import quote
 import redis
 import requests
 
-from cli.up import free_port, stop
+from cli.up import free_port, redis_server_binary, redis_url, stop, wait_for_redis
 from tests.service import poll
 
 MASTER_NAME = "readface"
@@ -33,16 +32,9 @@ FAILOVER_TIMEOUT_MS = 3000
 SUBMIT_DEADLINE_SECONDS = 60
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found: scripts/system-deps.sh installs it")
-    return found
-
-
 @dataclass
 class Node:
-    """One redis-server (or redis-sentinel) with its own config file and directory."""
+    """One redis-server (or sentinel) with its own config file and directory."""
 
     name: str
     port: int
@@ -57,21 +49,10 @@ class Node:
         # A file, not stdin: a sentinel rewrites its config as it learns the deployment.
         path = self.directory / f"{self.name}.conf"
         path.write_text("\n".join([*self.config, *(extra or [])]) + "\n")
-        binary = _binary("redis-sentinel" if self.sentinel else "redis-server")
+        command = [redis_server_binary(), str(path), *(["--sentinel"] if self.sentinel else [])]
         with (self.directory / f"{self.name}.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [binary, str(path)], stdout=log, stderr=log, start_new_session=True
-            )
-        client = self.client()
-        poll(lambda: self._answers(client), 10, f"{self.name} to answer")
-
-    def _answers(self, client: redis.Redis) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"{self.name} exited with {self.process.returncode}")
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        wait_for_redis(redis_url(self.port, self.password), self.process)
 
     def client(self) -> redis.Redis:
         return redis.Redis(

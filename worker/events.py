@@ -23,11 +23,9 @@ def queue_wait_seconds(job: Job, started: datetime) -> float:
     return max((started - created).total_seconds(), 0.0)
 
 
-def analysis_started(job: Job | None, tenant: str, started: datetime) -> None:
-    """A run began. Only a job's first run has waited in the queue since its enqueue: a retry
-    or a redelivery has also waited for the runs before it."""
-    if job is None:  # deleted as it started
-        return
+def analysis_started(job: Job, tenant: str, started: datetime) -> None:
+    """A run began (`job` as it started). Only a job's first run has waited in the queue since
+    its enqueue: a retry or a redelivery has also waited for the runs before it."""
     fields: dict[str, object] = {"attempt": job.attempts}
     if job.attempts == 1 and job.created_at:
         wait = queue_wait_seconds(job, started)

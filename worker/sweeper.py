@@ -17,7 +17,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, RESTORE_SWEEP_SECONDS
+from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, RESTORE_SWEEP_SECONDS, task_args
 from shared.logs import log_job_event
 from shared.settings import Settings
 from shared.store import DueJob, Store
@@ -53,8 +53,7 @@ class Sweeper:
             due, more = self.store.take_due(ANALYZE_QUEUE, STEP_LIMIT)
             task_ids = []
             for job in due:
-                # the arguments the API sends (api/analyses.py): the tenant only when there is one
-                args = [job.id, job.tenant] if job.tenant else [job.id]
+                args = task_args(job.tenant, job.id)
                 task_ids.append(self.app.send_task(ANALYZE_TASK, args=args).id)
                 log_job_event(log, "resent", job.id, job.tenant, level=logging.WARNING)
                 sent.append(job)

@@ -179,10 +179,10 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     without API keys, and what a message sent before tenants means)."""
     jobs = store().for_tenant(tenant)
     data = jobs.upload(analysis_id)
-    if data is None or not jobs.mark_running(analysis_id, self.request.id):
+    if data is None or (job := jobs.mark_running(analysis_id, self.request.id)) is None:
         events.analysis_skipped(analysis_id, tenant)
         return "skipped: not pending (deleted, expired, done, or another attempt runs it)"
-    events.analysis_started(jobs.job(analysis_id), tenant, datetime.now(UTC))
+    events.analysis_started(job, tenant, datetime.now(UTC))
     failure, result = None, None
     try:
         with worker_metrics().in_progress.track_inprogress():

@@ -67,8 +67,7 @@ class JobSteps(KeyedStore):
         outcome = ClaimOutcome(reply[0].decode())
         if not reply[1]:
             return Claim(outcome, None)
-        flat = reply[1]
-        job = Job.from_hash(analysis_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        job = _job_from_flat(analysis_id, reply[1])
         assert job is not None  # the script returns the job it found or wrote
         result = json.loads(reply[2]) if len(reply) > 2 and reply[2] else None
         return Claim(outcome, StoredAnalysis(job, result))
@@ -106,9 +105,10 @@ class JobSteps(KeyedStore):
     def annotated(self, analysis_id: str) -> bytes | None:
         return cast(bytes | None, self.redis.get(self.analysis_key("annotated", analysis_id)))
 
-    def mark_running(self, analysis_id: str, attempt: str = "") -> bool:
-        """Start an attempt (a task id): queued job → running, held for the attempt's lease.
-        False if the job is gone or ended, or another attempt holds it (see START)."""
+    def mark_running(self, analysis_id: str, attempt: str = "") -> Job | None:
+        """Start an attempt (a task id): queued job → running, held for the attempt's lease;
+        the job as started. None if the job is gone or ended, or another attempt holds it
+        (see START)."""
         started = self._start(
             keys=[
                 self.analysis_key("job", analysis_id),
@@ -123,7 +123,7 @@ class JobSteps(KeyedStore):
                 self.settings.upload_ttl,
             ],
         )
-        return bool(started)
+        return _job_from_flat(analysis_id, started) if started else None
 
     def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> bool:
         """Store the result and annotated image, end the job, drop the upload, wake pollers."""
@@ -178,3 +178,8 @@ class JobSteps(KeyedStore):
         """Every key under the prefix (or one analysis's keys), for tests and audits."""
         pattern = f"{self.settings.key_prefix}*{analysis_id or ''}*"
         yield from self.redis.scan_iter(match=pattern, count=500)
+
+
+def _job_from_flat(analysis_id: str, flat: list[bytes]) -> Job | None:
+    """A job from a script's HGETALL reply (a flat list of names and values)."""
+    return Job.from_hash(analysis_id, dict(zip(flat[::2], flat[1::2], strict=True)))

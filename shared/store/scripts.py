@@ -112,6 +112,8 @@ return 0
 # nothing until the lease has passed, so a healthy attempt is never run twice. The same message
 # again (ARGV[2], the task id: a retry, or a redelivery after its pool process died) may start.
 # The job moves from the sweeper's queued index (KEYS[3]) to its running index (KEYS[4]).
+# Returns the started job's hash (0 if none started): the worker logs and measures it without
+# another round trip.
 START = (
     NOW_MS
     + """
@@ -130,7 +132,7 @@ redis.call('INCR', KEYS[2])
 redis.call('ZREM', KEYS[3], KEYS[1])
 redis.call('ZADD', KEYS[4], lease_until, KEYS[1])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
-return 1
+return redis.call('HGETALL', KEYS[1])
 """
 )
 

@@ -1,5 +1,5 @@
 """Redis Sentinel for real: Debian's redis-server as a primary and a replica, three
-redis-sentinel processes, the API under gunicorn and a Celery worker on a sentinel:// URL.
+sentinels, the API under gunicorn and a Celery worker on a sentinel:// URL.
 
 The primary is SIGKILLed with hundreds of jobs in flight and uploads still arriving; the
 sentinels promote the replica, the API and the workers find it on their own, and every job
@@ -76,7 +76,7 @@ def first_run_after(store: Store, ids: list[str], moment: float) -> float:
 
 
 def _seconds(stamp: bytes) -> float:
-    return datetime.fromisoformat(stamp.decode().replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(stamp.decode()).timestamp()
 
 
 def test_primary_killed_with_jobs_in_flight_every_job_ends_once(tmp_path: Path) -> None:
