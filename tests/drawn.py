@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from shared.vocabulary import Gender
-from worker.annotate import FaceMarks, Rect, Tag, draw_tag, face_label, place_marks
+from worker.annotate import FaceMarks, Rect, Tag, draw_tag, face_label, place_marks, scaled_box
 from worker.faces import FaceAttributes, FaceBox
 
 
@@ -33,11 +33,13 @@ def number_read(image: np.ndarray, tag: Tag, candidates: Iterable[int]) -> int:
     return min(candidates, key=distance)
 
 
-def marks_of(result: dict) -> list[FaceMarks]:
-    """Where the annotated image of this result (the contract's `result` object) has each
-    face's marks, for an image drawn at its own size."""
+def marks_of(result: dict, drawn_size: tuple[int, int]) -> list[FaceMarks]:
+    """Where the annotated image of this result (the contract's `result` object), of this size,
+    has each face's marks. It can be smaller than the photo: shrunk to MAX_ANNOTATED_SIDE, or
+    drawn on a reduced decode of a large JPEG."""
     faces = result["faces"]
-    boxes = [FaceBox(**face["box"], score=face["score"]) for face in faces]
+    scale = drawn_size[0] / result["image"]["width"]
+    boxes = [scaled_box(FaceBox(**face["box"], score=face["score"]), scale) for face in faces]
     labels = [
         face_label(
             FaceAttributes(
@@ -50,4 +52,4 @@ def marks_of(result: dict) -> list[FaceMarks]:
         )
         for face in faces
     ]
-    return place_marks(boxes, labels, (result["image"]["width"], result["image"]["height"]))
+    return place_marks(boxes, labels, drawn_size)

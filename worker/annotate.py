@@ -116,7 +116,7 @@ def annotate(
     if size != (width, height):
         canvas = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         scale = size[0] / width
-        faces = [_scaled(face, scale) for face in faces]
+        faces = [scaled_box(face, scale) for face in faces]
     else:
         canvas = image.copy()
     line = line_width(size)
@@ -255,7 +255,8 @@ def draw_tag(canvas: np.ndarray, tag: Tag) -> None:
     )
 
 
-def _scaled(face: FaceBox, scale: float) -> FaceBox:
+def scaled_box(face: FaceBox, scale: float) -> FaceBox:
+    """The box on the image resized by this factor (the page rounds it the same way)."""
     left, top = round(face.x * scale), round(face.y * scale)
     right, bottom = round((face.x + face.width) * scale), round((face.y + face.height) * scale)
     return FaceBox(left, top, max(1, right - left), max(1, bottom - top), face.score)

@@ -52,7 +52,7 @@ function newCard(file) {
   });
   card.querySelector(".remove").addEventListener("click", () => removeCard(card, true));
   card.querySelector(".enlarge").addEventListener("click", () => enlarge(card, file.name));
-  entries.set(card, { name: file.name, file, urls: [previewUrl], analysis: null, error: null });
+  entries.set(card, { file, urls: [previewUrl], analysis: null, error: null });
   return card;
 }
 
@@ -90,7 +90,7 @@ async function fetchResult(card, entry, signal) {
     entry.urls.push(jsonHref);
   }
   entry.urls.push(imageUrl);
-  showResult(card, entry.analysis, entry.name, imageUrl, jsonHref);
+  await showResult(card, entry.analysis, entry.file.name, imageUrl, jsonHref);
 }
 
 async function analyse(card, entry, signal) {
@@ -136,7 +136,6 @@ function run(card) {
   const ticker = setInterval(() => { elapsed.textContent = `${secondsSince(started)} s`; }, 100);
   setStatus(card, STATE_LABEL.uploading);
   entry.running = analyse(card, entry, controller.signal).then((analysis) => {
-    entry.state = analysis.status;
     const found = `${plural(analysis.result.faces.length, "face")} found`;
     // The same words whether this photo was analysed just now or found already analysed:
     // telling them apart would tell a visitor what others have sent.

@@ -14,9 +14,9 @@ function csvField(value) {
 }
 
 function csvRows(entry) {
-  const { name, analysis, error, state } = entry;
+  const { file, analysis, error, state } = entry;
   const base = {
-    file: name, id: analysis ? analysis.id : "", status: analysis ? analysis.status : state,
+    file: file.name, id: analysis ? analysis.id : "", status: analysis ? analysis.status : state,
   };
   if (error) return [{ ...base, status: "error", error: error.message }];
   const faces = analysis && analysis.result ? analysis.result.faces : [];
@@ -46,10 +46,11 @@ export function csvOf(entries) {
 
 // Each file with the analysis resource the API gave it, or the page's error message.
 export function jsonOf(entries) {
-  const items = entries.map(({ name, analysis, error, state }) => (
-    error ? { file: name, status: "error", error: { code: error.code, message: error.message } }
-      : { file: name, status: analysis ? analysis.status : state, analysis }
-  ));
+  const items = entries.map(({ file, analysis, error, state }) => {
+    if (!error) return { file: file.name, status: analysis ? analysis.status : state, analysis };
+    const { code, message } = error;
+    return { file: file.name, status: "error", error: { code, message } };
+  });
   return `${JSON.stringify(items, null, 2)}\n`;
 }
 

@@ -32,7 +32,7 @@ const SERVER_SAYS = new Set(["bad_request", "unsupported_media_type", "invalid_i
 export function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
 
 // A byte count as api/web.py's human_size writes it ("20 MB", "195 KB").
-export function humanSize(size) {
+function humanSize(size) {
   if (size >= 2 ** 20) return `${Number((size / 2 ** 20).toPrecision(3))} MB`;
   return `${Math.max(1, Math.round(size / 2 ** 10))} KB`;
 }

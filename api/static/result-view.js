@@ -4,34 +4,58 @@
 import { plural } from "./messages.js";
 
 const UNSURE_BELOW = 0.7;
-// worker/annotate.py draws at most this long a side, its number tags in Hershey digits at a
-// font scale of 1/900 of the shorter side (never under 0.35), no taller than half the box.
-const MAX_ANNOTATED_SIDE = 2048;
+// worker/annotate.py draws its number tags in Hershey digits at a font scale of 1/900 of the
+// shorter side (never under 0.35), no taller than half the box.
 const MIN_FONT_SCALE = 0.35;
 
 const percent = (value) => `${Math.round(value * 100)}%`;
 const capitalized = (word) => word.charAt(0).toUpperCase() + word.slice(1);
+// Python's round() and OpenCV's cvRound take a half to the even neighbour; Math.round goes up.
+const rounded = (value) => {
+  const up = Math.round(value);
+  return up - value === 0.5 && up % 2 ? up - 1 : up;
+};
 
-function annotatedSize({ width, height }) {
-  const scale = Math.min(1, MAX_ANNOTATED_SIDE / Math.max(width, height));
-  const side = (length) => Math.max(1, Math.round(length * scale));
-  return { width: side(width), height: side(height), scale };
+// A drawn number tag's size at a font scale: cv2.getTextSize's arithmetic for Hershey simplex
+// digits (20 units wide, 21 tall of which 9 below the baseline), plus annotate.py's padding.
+// Exact, so the page knows, as the worker did, whether the tag went above the box.
+function tagSize(digits, scale) {
+  const thickness = Math.max(1, rounded(scale * 1.6));
+  const textHeight = rounded(21 * scale + Math.floor((thickness + 1) / 2));
+  const baseline = rounded(9 * scale + thickness / 2);
+  const pad = Math.max(2, Math.floor(textHeight / 4));
+  return {
+    width: rounded(20 * digits * scale + thickness) + 2 * pad,
+    height: textHeight + baseline + 2 * pad,
+  };
 }
 
-// The drawn number tag's size in annotated-image pixels, with a little to spare: a Hershey
-// digit is about 22 x 22 units with 10 below the baseline, plus a quarter of its height of
-// padding each side.
-function numberTagSize(digits, box, canvas) {
+// Where annotate.py's _place_number drew a face's number, in annotated-image pixels.
+function numberTag(digits, box, canvas) {
   let scale = Math.max(MIN_FONT_SCALE, Math.min(canvas.width, canvas.height) / 900);
-  const height = (s) => Math.ceil(46 * s) + 3;
-  let tall = height(scale);
-  // Capped, the drawn tag is about half the box, whatever rounding made of its scale.
+  let size = tagSize(digits, scale);
   const most = Math.max(1, Math.floor(box.height / 2));
-  if (tall > most) {
-    scale = Math.max(MIN_FONT_SCALE, scale * most / tall);
-    tall = Math.max(most + 2, height(scale));
+  if (size.height > most) {
+    scale = Math.max(MIN_FONT_SCALE, (scale * most) / size.height);
+    size = tagSize(digits, scale);
   }
-  return { width: Math.ceil((22 * digits + 12) * scale) + 3, height: tall };
+  const top = box.top >= size.height ? box.top - size.height : box.top;
+  const clamped = (value, highest) => Math.max(0, Math.min(value, highest));
+  return {
+    ...size,
+    left: clamped(box.left, canvas.width - size.width),
+    top: clamped(top, canvas.height - size.height),
+  };
+}
+
+// A face's box in annotated-image pixels, rounded as annotate.py's _scaled does.
+function boxInCanvas({ x, y, width, height }, scale) {
+  const left = rounded(x * scale), top = rounded(y * scale);
+  return {
+    left, top,
+    width: Math.max(1, rounded((x + width) * scale) - left),
+    height: Math.max(1, rounded((y + height) * scale) - top),
+  };
 }
 
 function faceBox(face, number, image, canvas) {
@@ -43,15 +67,16 @@ function faceBox(face, number, image, canvas) {
     left: `${(100 * x) / image.width}%`, top: `${(100 * y) / image.height}%`,
     width: `${(100 * width) / image.width}%`, height: `${(100 * height) / image.height}%`,
   });
-  // The page's number sits over the drawn one (above the box's corner, or inside it at the top
-  // of the image) and at least as large, so the two never show side by side.
-  const inCanvas = {
-    top: y * canvas.scale, width: width * canvas.scale, height: height * canvas.scale,
-  };
-  const tag = numberTagSize(String(number).length, inCanvas, canvas);
+  // The page's number lies over the drawn one, at least as large, so the two never show side
+  // by side; a chip above the box grows upwards, off the face.
+  const inCanvas = boxInCanvas(face.box, canvas.width / image.width);
+  const tag = numberTag(String(number).length, inCanvas, canvas);
   const chip = document.createElement("span");
-  chip.className = inCanvas.top >= tag.height ? "chip above" : "chip";
+  const above = tag.top + tag.height <= inCanvas.top;
+  chip.className = above ? "chip above" : "chip";
   chip.textContent = String(number);
+  chip.style.left = `${(100 * (tag.left - inCanvas.left)) / inCanvas.width}%`;
+  if (!above) chip.style.top = `${(100 * (tag.top - inCanvas.top)) / inCanvas.height}%`;
   chip.style.width = `max(var(--chip-least), ${(100 * tag.width) / inCanvas.width}%)`;
   chip.style.height = `max(var(--chip-least), ${(100 * tag.height) / inCanvas.height}%)`;
   // Its digits as large as the drawn ones where those are larger (cqw: of the image's width).
@@ -124,13 +149,14 @@ function linkRowsAndBoxes(card) {
   });
 }
 
-export function showResult(card, analysis, name, imageUrl, jsonHref) {
+export async function showResult(card, analysis, name, imageUrl, jsonHref) {
   const { faces, image } = analysis.result;
-  const canvas = annotatedSize(image);
   const annotated = card.querySelector(".annotated");
   annotated.src = imageUrl;
-  annotated.width = canvas.width;
-  annotated.height = canvas.height;
+  // The boxes' numbers go where the worker drew them, on the image as drawn: smaller than the
+  // photo when shrunk, or when drawn on a reduced decode of a large JPEG.
+  await annotated.decode();
+  const canvas = { width: annotated.naturalWidth, height: annotated.naturalHeight };
   annotated.alt =
     `${name} annotated: ${plural(faces.length, "face")}, boxed and numbered as in the table`;
   const photo = card.querySelector(".photo");

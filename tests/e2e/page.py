@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.conftest import REPO
 from tests.images import astronaut_jpeg
 from tests.service import poll
+from worker.annotate import FaceMarks
 
 LAPTOP, PHONE = (1280, 800), (390, 844)
 # Where the tests leave a screenshot of each state of the page for people to review.
@@ -45,6 +46,14 @@ document.activeElement.dispatchEvent(
   new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
 """
 )
+# Where an element is over the annotated image, in the image's own pixels.
+RECT_IN_IMAGE_JS = """
+const [element, image] = arguments;
+const box = element.getBoundingClientRect(), frame = image.getBoundingClientRect();
+const scale = image.naturalWidth / frame.width;
+return [(box.left - frame.left) * scale, (box.top - frame.top) * scale,
+        (box.right - frame.left) * scale, (box.bottom - frame.top) * scale];
+"""
 # axe-core's default rules over the whole page; each violation as "rule: selector, selector".
 AXE_RUN_JS = """
 const done = arguments[arguments.length - 1];
@@ -128,6 +137,21 @@ def wait_for_image(browser: WebDriver, image: WebElement) -> int:
     loaded = "return arguments[0].complete && arguments[0].naturalWidth"
     WebDriverWait(browser, 10).until(lambda _: browser.execute_script(loaded, image))
     return int(browser.execute_script("return arguments[0].naturalWidth", image))
+
+
+def assert_box_and_number_over_the_drawn(
+    browser: WebDriver, box: WebElement, image: WebElement, mark: FaceMarks
+) -> None:
+    """The page's box for a face lies on the drawn box, and its number covers the drawn one."""
+    left, top, right, bottom = browser.execute_script(RECT_IN_IMAGE_JS, box, image)
+    drawn = mark.box
+    assert abs(left - drawn.left) < 2 and abs(right - drawn.right) < 2
+    assert abs(top - drawn.top) < 2 and abs(bottom - drawn.bottom) < 2
+    chip = box.find_element(By.CLASS_NAME, "chip")
+    left, top, right, bottom = browser.execute_script(RECT_IN_IMAGE_JS, chip, image)
+    tag = mark.number.rect
+    assert left <= tag.left + 1 and top <= tag.top + 1
+    assert right >= tag.right - 1 and bottom >= tag.bottom - 1
 
 
 def horizontal_overflow(browser: WebDriver) -> int:

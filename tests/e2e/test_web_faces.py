@@ -20,6 +20,7 @@ from tests.drawn import marks_of, number_read
 from tests.e2e.page import (
     active_element,
     allow_downloads,
+    assert_box_and_number_over_the_drawn,
     cards,
     choose_files,
     downloaded,
@@ -33,14 +34,6 @@ from tests.images import astronaut_grid, encode
 from tests.service import Api
 
 pytestmark = pytest.mark.e2e
-# Where an element is over the annotated image, in the image's own pixels.
-RECT_IN_IMAGE_JS = """
-const [element, image] = arguments;
-const box = element.getBoundingClientRect(), frame = image.getBoundingClientRect();
-const scale = image.naturalWidth / frame.width;
-return [(box.left - frame.left) * scale, (box.top - frame.top) * scale,
-        (box.right - frame.left) * scale, (box.bottom - frame.top) * scale];
-"""
 
 
 def lit(card: WebElement, what: str) -> list[str]:
@@ -62,11 +55,11 @@ def test_group_photo_row_box_and_drawn_number_agree(
     assert wait_for_image(browser, image) == 1536
     analysis_id = card.find_element(By.CSS_SELECTOR, "a.json-link").get_attribute("href")
     resource = stack.get(f"/v1/analyses/{str(analysis_id).rsplit('/', 1)[1]}").json()
-    marks = marks_of(resource["result"])
     jpeg = stack.get(resource["links"]["annotated"]).content
     drawn = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert drawn is not None
     assert drawn.shape[:2] == (1024, 1536)  # drawn at its own size: the JSON's boxes apply
+    marks = marks_of(resource["result"], (1536, 1024))
 
     rows = card.find_elements(By.CSS_SELECTOR, "table.faces tbody tr")
     boxes = card.find_elements(By.CSS_SELECTOR, ".result .face-box")
@@ -79,15 +72,7 @@ def test_group_photo_row_box_and_drawn_number_agree(
         pointer.move_to_element(box).perform()
         assert lit(card, "tbody tr") == [str(number)]
         # The box on the page is the JSON's box, and its number covers the one drawn there...
-        left, top, right, bottom = browser.execute_script(RECT_IN_IMAGE_JS, box, image)
-        face = mark.box
-        assert abs(left - face.left) < 2 and abs(right - face.right) < 2
-        assert abs(top - face.top) < 2 and abs(bottom - face.bottom) < 2
-        chip = box.find_element(By.CLASS_NAME, "chip")
-        left, top, right, bottom = browser.execute_script(RECT_IN_IMAGE_JS, chip, image)
-        tag = mark.number.rect
-        assert left <= tag.left + 1 and top <= tag.top + 1
-        assert right >= tag.right - 1 and bottom >= tag.bottom - 1
+        assert_box_and_number_over_the_drawn(browser, box, image, mark)
         # ...which is this row's number, read back from the JPEG's pixels.
         assert number_read(drawn, mark.number, range(1, 13)) == number
 

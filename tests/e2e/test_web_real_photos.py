@@ -5,16 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
+import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from api.web import human_size
 from tests.corpus import NAMES, Corpus
-from tests.e2e.page import choose_files, drop_files, wait_for_status, wait_until_all_settled
+from tests.drawn import marks_of, number_read
+from tests.e2e.page import (
+    assert_box_and_number_over_the_drawn,
+    cards,
+    choose_files,
+    drop_files,
+    wait_for_image,
+    wait_for_status,
+    wait_until_all_settled,
+)
 from tests.service import Api, running_api, service_env
 
 pytestmark = pytest.mark.e2e
+PHONE = "phone-12mp.jpg"
 SETTLE_SECONDS = 180  # every photo of the corpus, one worker process, on a shared 2-core machine
 
 
@@ -39,6 +51,20 @@ def test_every_photo_is_analysed_when_chosen_and_when_dropped(
 
     choose_files(browser, *paths)
     chosen = wait_until_all_settled(browser, len(paths), SETTLE_SECONDS)
+    # A 12 MP photo's annotated image is drawn on a reduced decode, smaller than the photo: the
+    # page's box and number still lie over the drawn ones.
+    [card] = [c for c in cards(browser) if c.find_element(By.TAG_NAME, "h3").text == PHONE]
+    image = card.find_element(By.CSS_SELECTOR, "img.annotated")
+    assert wait_for_image(browser, image) == 4032 // 2
+    link = str(card.find_element(By.CSS_SELECTOR, "a.json-link").get_attribute("href"))
+    resource = stack.get(link.removeprefix(stack.url)).json()
+    jpeg = stack.get(resource["links"]["annotated"]).content
+    drawn = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert drawn is not None and drawn.shape[:2] == (3024 // 2, 4032 // 2)
+    [mark] = marks_of(resource["result"], (4032 // 2, 3024 // 2))
+    assert number_read(drawn, mark.number, range(1, 10)) == 1
+    box = card.find_element(By.CSS_SELECTOR, ".face-box")
+    assert_box_and_number_over_the_drawn(browser, box, image, mark)
     for path in paths:
         drop_files(browser, browser.find_element(By.ID, "drop-zone"), path)
     dropped = wait_until_all_settled(browser, 2 * len(paths), SETTLE_SECONDS)
