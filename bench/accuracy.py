@@ -62,6 +62,17 @@ def photo_bytes(folder: Path, row: dict[str, str]) -> bytes:
     return cv2.imencode(".png", image)[1].tobytes()
 
 
+def age_bounds(row: dict[str, str]) -> tuple[int, int]:
+    """The labelled age as a range of whole years: "31-59", or one age ("44") as both ends."""
+    bounds = [int(v) for v in row["age"].split("-")]
+    return bounds[0], bounds[-1]
+
+
+def band_name(low: int, high: int) -> str:
+    """An AGE_BANDS band as the tables print it; the last has no upper end."""
+    return f"{low}-{high}" if high < 120 else f"{low}+"
+
+
 def true_age(folder: Path, row: dict[str, str]) -> float | None:
     """Exact age (utkface) or the best point guess (congress House portraits), if known."""
     value = row["age"] if folder.name == "utkface" else row.get("age_point_guess_2023", "")
@@ -112,7 +123,7 @@ def _bands(faces: list[Aged]) -> dict[str, Any]:
     for low, high in AGE_BANDS:
         inside = [face for face in faces if low <= face[1] < high]
         if inside:
-            bands[f"{low}-{high}" if high < 120 else f"{low}+"] = _error_stats(inside)
+            bands[band_name(low, high)] = _error_stats(inside)
     return bands
 
 
@@ -140,21 +151,20 @@ def single_face_set(analyse: Analyse, folder: Path) -> dict[str, Any]:
         gender_ok += face["gender"]["label"] == row["gender"]
         years = face["age"]["years"]
         if not utk:
-            bounds = [int(v) for v in row["age"].split("-")]  # "31-59", or "44" when known
-            low, high = bounds[0], bounds[-1]
+            low, high = age_bounds(row)
             in_range += low - 5 <= years <= high + 5
         truth = true_age(folder, row)
         if truth is not None:
             aged.append((years, truth, _covers(face, truth)))
             by_gender[row["gender"]].append(aged[-1])
-    n = len(rows)
+    n, overall = len(rows), _error_stats(aged)
     return {
         "photos": n,
         "not_found": not_found,
         "gender_accuracy": gender_ok / n,
         "age_in_range": None if utk else in_range / n,
-        "age_mae": _error_stats(aged)["mae"],
-        "age_bias": _error_stats(aged)["bias"],
+        "age_mae": overall["mae"],
+        "age_bias": overall["bias"],
         "mae_by_band": _bands(aged),
         "by_gender": {g: _error_stats(v) for g, v in by_gender.items() if v},
     }

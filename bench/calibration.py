@@ -41,7 +41,7 @@ SUMMARY = [
     "stated",
     "width",
 ]
-Said = dict[str, cs.Said]  # by calibration: none, before, after
+ByCalibration = dict[str, cs.Said]  # by calibration: none, before, after
 
 
 def _pct(value: float) -> str:
@@ -66,7 +66,7 @@ def summary_cells(r: dict[str, Any]) -> list[object]:
     ]
 
 
-def summary_table(congress: SetOutputs, utk: SetOutputs, said: dict[str, Said]) -> str:
+def summary_table(congress: SetOutputs, utk: SetOutputs, said: dict[str, ByCalibration]) -> str:
     rows = []
     keeps = [*cs.halves(congress.files.size), None]
     parts = zip(("congress A", "congress B", "congress"), keeps, strict=True)
@@ -86,7 +86,7 @@ def summary_table(congress: SetOutputs, utk: SetOutputs, said: dict[str, Said]) 
     )
 
 
-def band_table(title: str, outputs: SetOutputs, said: Said) -> str:
+def band_table(title: str, outputs: SetOutputs, said: ByCalibration) -> str:
     """Age error and interval coverage per true-age band and gender, per calibration."""
     rows = []
     for name, keep in [*cs.groups(outputs), ("all", np.ones(outputs.files.size, dtype=bool))]:
@@ -103,7 +103,7 @@ def band_table(title: str, outputs: SetOutputs, said: Said) -> str:
     return table(headers, rows, title)
 
 
-def reliability_table(said: dict[str, Said]) -> str:
+def reliability_table(said: dict[str, ByCalibration]) -> str:
     rows: list[list[object]] = []
     for set_name, by_calibration in said.items():
         for calibration, s in by_calibration.items():
@@ -120,7 +120,9 @@ def reliability_table(said: dict[str, Said]) -> str:
     )
 
 
-def targets(congress: SetOutputs, utk: SetOutputs, said: dict[str, Said]) -> list[list[object]]:
+def targets(
+    congress: SetOutputs, utk: SetOutputs, said: dict[str, ByCalibration]
+) -> list[list[object]]:
     """The issue's targets on ../shared/eval, after."""
     c = cs.summary(congress, said["congress"]["after"])
     u = cs.summary(utk, said["utkface"]["after"])

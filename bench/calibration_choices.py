@@ -27,7 +27,7 @@ from bench import calibration_scores as cs
 from bench.common import EVAL_DIR, save, table
 from bench.network_outputs import SetOutputs, set_outputs
 from shared.settings import get_settings
-from worker.models.cydral import CYDRAL_AGE_YEARS, spread_kernel
+from worker.models.cydral import CYDRAL_AGE_YEARS, gender_log_odds, spread_kernel
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, _shrink
 from worker.options import SHIPPED
 from worker.pipeline import Pipeline, load_pipeline
@@ -140,7 +140,7 @@ def spread_rows(congress: SetOutputs) -> list[list[object]]:
         "Gaussian in years": (_in_years, (0.1, 30.0)),
         "Gaussian in log(1 + years) (shipped)": (
             lambda p, s: p @ spread_kernel(s).T,
-            (0.005, 2.0),
+            fit.SPREAD_BOUNDS,
         ),
     }
     rows = []
@@ -153,8 +153,9 @@ def spread_rows(congress: SetOutputs) -> list[list[object]]:
                 edges = np.interp(fit.CLASS_EDGES, *age_map)
 
                 def nll(s: float, faces: SetOutputs, spread=spread, edges=edges) -> float:
-                    held = fit.range_mass(spread(faces.age, s), edges, faces.low, faces.high + 1)
-                    return -float(np.log(np.maximum(held, 1e-12)).mean())
+                    return float(
+                        fit.range_nll(spread(faces.age, s), edges, faces.low, faces.high).mean()
+                    )
 
                 best = minimize_scalar(nll, bounds=bounds, args=(a,), method="bounded").x
                 losses.append(nll(best, b))
@@ -163,7 +164,7 @@ def spread_rows(congress: SetOutputs) -> list[list[object]]:
 
 
 def temperature_rows(congress: SetOutputs) -> list[list[object]]:
-    log_odds, male = fit.gender_log_odds(congress.gender), congress.genders == "male"
+    log_odds, male = gender_log_odds(congress.gender), congress.genders == "male"
     rows = [["all of congress", f"{fit.fit_temperature(log_odds, male):.3f}"]]
     for name, half in zip(("half A", "half B"), cs.halves(log_odds.size), strict=True):
         rows.append([name, f"{fit.fit_temperature(log_odds[half], male[half]):.3f}"])

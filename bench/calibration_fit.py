@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog, minimize_scalar
 
-from worker.models.cydral import CYDRAL_AGE_YEARS, spread_kernel
+from worker.models.cydral import CYDRAL_AGE_YEARS, gender_log_odds, spread_kernel
 
 # Response-curve knots (true ages) every 15 years: on congress, fitted on one half and scored on
 # the other (11 splits), knots every 15 years lost 3.12 years per face outside its range, every 10
@@ -33,6 +33,9 @@ MIN_RESPONSE_SLOPE = 0.5
 # this weight per knot, relative to one face's loss, breaks the ties.
 IDENTITY_PULL = 1e-3
 OLDEST_CLASS = float(CYDRAL_AGE_YEARS[-1])
+# Where fit_age_spread looks for the spread (log(1 + years)): from almost none to far wider than
+# any fit (0.14 to 0.18 on congress).
+SPREAD_BOUNDS = (0.005, 2.0)
 # Age class k of the network covers [k - 0.5, k + 0.5) years (class 0: [0, 0.5)).
 CLASS_EDGES = np.concatenate([[0.0], np.arange(0.5, CYDRAL_AGE_YEARS.size, 1.0)])
 
@@ -122,6 +125,15 @@ def range_mass(
     return np.asarray((probabilities * share).sum(axis=1))
 
 
+def range_nll(
+    probabilities: np.ndarray, edges: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """Each face's negative log-probability of its labelled range of whole years [low, high]
+    (the interval-censored likelihood the spread is fitted and compared by)."""
+    held = range_mass(probabilities, edges, low, high + 1)
+    return np.asarray(-np.log(np.maximum(held, 1e-12)))
+
+
 def fit_age_spread(
     probabilities: np.ndarray,
     low: np.ndarray,
@@ -129,22 +141,13 @@ def fit_age_spread(
     age_map: tuple[tuple[float, ...], tuple[float, ...]],
 ) -> float:
     """The spread (a Gaussian in log(1 + years) over the network's classes) that maximises the
-    probability the calibrated distributions give to the labelled ranges (an interval-censored
-    likelihood)."""
+    probability the calibrated distributions give to the labelled ranges."""
     edges = np.interp(CLASS_EDGES, *age_map)
 
     def loss(spread: float) -> float:
-        spread_out = probabilities @ spread_kernel(spread).T
-        held = range_mass(spread_out, edges, low, high + 1)
-        return -float(np.log(np.maximum(held, 1e-12)).sum())
+        return float(range_nll(probabilities @ spread_kernel(spread).T, edges, low, high).sum())
 
-    return float(minimize_scalar(loss, bounds=(0.005, 2.0), method="bounded").x)
-
-
-def gender_log_odds(probabilities: np.ndarray) -> np.ndarray:
-    """log(male / female) for rows of (female, male) probabilities."""
-    clipped = np.clip(probabilities, 1e-12, 1.0)
-    return np.asarray(np.log(clipped[:, 1]) - np.log(clipped[:, 0]))
+    return float(minimize_scalar(loss, bounds=SPREAD_BOUNDS, method="bounded").x)
 
 
 def fit_temperature(log_odds: np.ndarray, positive: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.accuracy import AGE_BANDS
+from bench.accuracy import AGE_BANDS, band_name
 from bench.calibration_fit import fit_calibration
 from bench.network_outputs import SetOutputs
 from worker.models.cydral import face_attributes
@@ -104,10 +104,7 @@ def summary(outputs: SetOutputs, s: Said, keep: np.ndarray | None = None) -> dic
 def groups(outputs: SetOutputs) -> list[tuple[str, np.ndarray]]:
     """Faces by true age band (exact age or point guess) and by gender."""
     point = np.nan_to_num(outputs.point, nan=-1.0)
-    bands = [
-        (f"{lo}-{hi}" if hi < 120 else f"{lo}+", (point >= lo) & (point < hi))
-        for lo, hi in AGE_BANDS
-    ]
+    bands = [(band_name(lo, hi), (point >= lo) & (point < hi)) for lo, hi in AGE_BANDS]
     by_gender = [(g, outputs.genders == g) for g in ("female", "male")]
     return [(name, keep) for name, keep in bands + by_gender if keep.any()]
 

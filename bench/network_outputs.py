@@ -3,7 +3,7 @@ computed once and cached, so calibrations are fitted and scored without running 
 
 The cache (var/bench-cache/, git-ignored) is keyed by everything that shapes the outputs: the
 options that move boxes and chips (not the calibration), the pack, the engine and the source of
-the stages that cut the chips. Calibration-only options do not touch it.
+the code that computes them (SOURCES). Calibration-only options do not touch it.
 """
 
 from __future__ import annotations
@@ -26,12 +26,17 @@ from worker.options import CALIBRATION_FIELDS, SHIPPED, PipelineOptions
 from worker.pipeline import load_pipeline
 
 CACHE_DIR = REPO / "var" / "bench-cache"
-# The stages whose code decides the networks' inputs.
+# The code that decides the outputs: the stages that cut the chips, the networks' runners, and
+# this bench's own reading of the photos and labels (bench/accuracy.py pads utkface's crops).
 SOURCES = (
     "worker/decode.py",
     "worker/align.py",
     "worker/models/res10.py",
     "worker/models/cydral.py",
+    "worker/models/base.py",
+    "worker/models/engine.py",
+    "bench/accuracy.py",
+    "bench/network_outputs.py",
 )
 
 
@@ -89,10 +94,10 @@ def _compute(eval_dir: Path, name: str, options: PipelineOptions) -> dict[str, n
     for row in rows:
         image = decode_image(accuracy.photo_bytes(folder, row), settings.max_pixels)
         faces = pipeline.detector.detect(image.pixels, settings.min_face_score)
-        bounds = [float(v) for v in row["age"].split("-")]  # "31-59", or one exact age
+        low, high = accuracy.age_bounds(row)
         point = accuracy.true_age(folder, row)
-        out["low"].append(bounds[0])
-        out["high"].append(bounds[-1])
+        out["low"].append(float(low))
+        out["high"].append(float(high))
         out["point"].append(np.nan if point is None else point)
         out["found"].append(bool(faces))
         if not faces:

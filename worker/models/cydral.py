@@ -72,10 +72,17 @@ def age_interval(
     return lo, hi, float(probabilities[inside].sum())
 
 
+def gender_log_odds(probabilities: np.ndarray) -> np.ndarray:
+    """log(male / female) for (female, male) probabilities, one face or rows of faces; finite
+    when the softmax saturates. The temperature is fitted on these same log-odds
+    (bench/calibration_fit.py)."""
+    clipped = np.clip(probabilities, 1e-12, 1.0)
+    return np.asarray(np.log(clipped[..., 1]) - np.log(clipped[..., 0]))
+
+
 def gender_confidence(probabilities: np.ndarray, temperature: float) -> float:
     """The probability of the likelier gender after temperature scaling of the log-odds."""
-    female, male = np.clip(probabilities, 1e-12, 1.0)
-    log_odds = abs(float(np.log(female) - np.log(male))) / temperature
+    log_odds = abs(float(gender_log_odds(probabilities))) / temperature
     return float(1.0 / (1.0 + np.exp(-log_odds)))
 
 
