@@ -10,6 +10,7 @@ MODULES = [
     "bench.accuracy",
     "bench.ablation",
     "bench.calibration",
+    "bench.parity",
     "bench.speed",
     "bench.peer",
     "bench.service",

@@ -4,7 +4,9 @@ issue 13 checked.
 
 Gates: `exact` vs `opencv`: the same face count on every photo, box IoU >= 0.999, the same
 gender labels and age ranges, age years within 0.05. `fast` vs `opencv`: the same face count on
-every group photo and portrait, gender flips <= 0.5% of faces, mean |age change| <= 0.5 years.
+every group photo and portrait, gender flips <= 0.5% of faces, mean |age change| <= 0.5 years,
+and no figure of bench.accuracy's table worse (each as that table prints it), from the same
+analyses.
 
     python -m bench.parity [--limit N] [--eval-dir DIR]
 """
@@ -170,8 +172,40 @@ def eval_photos(eval_dir: Path, limit: int | None) -> dict[str, list[bytes]]:
     return photos
 
 
-def results_of(pipeline: Pipeline) -> Callable[[bytes], list[dict[str, Any]]]:
-    return lambda data: pipeline.analyze(data).result["faces"]
+def remembered(analyse: accuracy.Analyse) -> accuracy.Analyse:
+    """`analyse`, once per distinct photo: the accuracy figures score the analyses the parity
+    table compared."""
+    answers: dict[bytes, list[dict[str, Any]]] = {}
+
+    def once(data: bytes) -> list[dict[str, Any]]:
+        if data not in answers:
+            answers[data] = analyse(data)
+        return answers[data]
+
+    return once
+
+
+# bench.accuracy's figures as its table prints them, and whether a higher one is better.
+FIGURES: dict[str, tuple[Callable[[dict[str, Any]], float], bool]] = {
+    "congress gender": (lambda r: round(r["congress"]["gender_accuracy"], 3), True),
+    "congress in range": (lambda r: round(r["congress"]["age_in_range"], 3), True),
+    "congress MAE": (lambda r: round(r["congress"]["age_mae"], 2), False),
+    "congress not found": (lambda r: r["congress"]["not_found"], False),
+    "utk gender": (lambda r: round(r["utkface"]["gender_accuracy"], 3), True),
+    "utk MAE": (lambda r: round(r["utkface"]["age_mae"], 2), False),
+    "utk not found": (lambda r: r["utkface"]["not_found"], False),
+    "groups exact": (lambda r: r["groups"]["exact"], True),
+}
+
+
+def worse_figures(reference: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """The accuracy figures on which `other` is worse than `reference`, as "name a -> b"."""
+    worse = []
+    for name, (figure, higher_is_better) in FIGURES.items():
+        before, after = figure(reference), figure(other)
+        if (after < before) if higher_is_better else (after > before):
+            worse.append(f"{name} {before:g} -> {after:g}")
+    return worse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,13 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     pipelines = variant_pipelines(get_settings())
+    analysers = {name: remembered(accuracy.readface(p)) for name, p in pipelines.items()}
     reference_name, *others = pipelines
     photos = eval_photos(args.eval_dir, args.limit)
     parity: dict[str, dict[str, SetParity]] = {name: {} for name in others}
     for set_name, images in photos.items():
-        reference = [results_of(pipelines[reference_name])(image) for image in images]
+        reference = [analysers[reference_name](image) for image in images]
         for name in others:
-            analyse = results_of(pipelines[name])
+            analyse = analysers[name]
             per_photo = [
                 face_changes(ref, analyse(img)) for ref, img in zip(reference, images, strict=True)
             ]
@@ -213,10 +248,24 @@ def main(argv: list[str] | None = None) -> int:
         [name, set_name, *p.row()] for name, sets in parity.items() for set_name, p in sets.items()
     ]
     print(table(headers, rows, f"Against {reference_name} (faces paired by box overlap)"), "\n")
+    # The accuracy figures need every labelled photo, so only a run over whole sets scores them.
+    scored = {
+        name: accuracy.evaluate(name, analyse, args.eval_dir)
+        for name, analyse in analysers.items()
+        if args.limit is None
+    }
+    if scored:
+        print(table(accuracy.SUMMARY_HEADERS, [accuracy.summary_row(r) for r in scored.values()]))
+        print()
     verdicts = {}
     for name, sets in parity.items():
         effective = pipelines[name].engine.precision
         verdicts[name] = gates(effective, sets)
+        if effective == FAST and scored:
+            worse = worse_figures(scored[reference_name], scored[name])
+            verdicts[name].append(
+                (f"no accuracy figure worse ({'; '.join(worse) or 'none'})", not worse)
+            )
         print(f"{name} (runs as {effective}):")
         for gate, holds in verdicts[name]:
             print(f"  {'PASS' if holds else 'FAIL'}  {gate}")
