@@ -6,7 +6,8 @@ Gates: `exact` vs `opencv`: the same face count on every photo, box IoU >= 0.999
 gender labels and age ranges, age years within 0.05. `fast` vs `opencv`: the same face count on
 every group photo and portrait, gender flips <= 0.5% of faces, mean |age change| <= 0.5 years,
 and no figure of bench.accuracy's table worse (each as that table prints it), from the same
-analyses.
+analyses. Beside them, how far the reference's own figures move when its boxes move by one pixel
+(each direction in turn): the noise any computation that is not bit-identical lives in.
 
     python -m bench.parity [--limit N] [--eval-dir DIR]
 """
@@ -14,6 +15,7 @@ analyses.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from bench.common import EVAL_DIR, save, table
 from shared.settings import Settings, get_settings
 from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
 from worker.faces import FaceBox
+from worker.models.base import FaceDetector
 from worker.models.res10 import box_iou
 from worker.pipeline import Pipeline, load_pipeline
 
@@ -198,6 +201,29 @@ FIGURES: dict[str, tuple[Callable[[dict[str, Any]], float], bool]] = {
 }
 
 
+class ShiftedDetector:
+    """The reference's detector with every box moved by (dx, dy) pixels."""
+
+    def __init__(self, detector: FaceDetector, dx: int, dy: int) -> None:
+        self.detector, self.dx, self.dy = detector, dx, dy
+
+    def detect(self, image: np.ndarray, min_score: float) -> list[FaceBox]:
+        return [
+            dataclasses.replace(face, x=face.x + self.dx, y=face.y + self.dy)
+            for face in self.detector.detect(image, min_score)
+        ]
+
+
+def one_pixel_moves(pipeline: Pipeline) -> dict[str, accuracy.Analyse]:
+    """The pipeline with its boxes moved one pixel right, left, down and up."""
+    moved = {}
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        shifted = copy.copy(pipeline)
+        shifted.detector = ShiftedDetector(pipeline.detector, dx, dy)
+        moved[f"boxes moved ({dx:+d}, {dy:+d}) px"] = accuracy.readface(shifted)
+    return moved
+
+
 def worse_figures(reference: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """The accuracy figures on which `other` is worse than `reference`, as "name a -> b"."""
     worse = []
@@ -254,8 +280,24 @@ def main(argv: list[str] | None = None) -> int:
         for name, analyse in analysers.items()
         if args.limit is None
     }
+    moved_worse: dict[str, list[str]] = {}
     if scored:
-        print(table(accuracy.SUMMARY_HEADERS, [accuracy.summary_row(r) for r in scored.values()]))
+        # Scored on exact, which equals the reference and runs faster.
+        jitter = {
+            name: accuracy.evaluate(name, analyse, args.eval_dir)
+            for name, analyse in one_pixel_moves(pipelines[f"openvino {EXACT}"]).items()
+        }
+        figures = [accuracy.summary_row(r) for r in [*scored.values(), *jitter.values()]]
+        print(
+            table(
+                accuracy.SUMMARY_HEADERS,
+                figures,
+                "Accuracy of each variant, and of the reference with its boxes moved by one pixel",
+            )
+        )
+        moved_worse = {name: worse_figures(scored[reference_name], r) for name, r in jitter.items()}
+        for name, worse in moved_worse.items():
+            print(f"  {name}: worse on {'; '.join(worse) or 'no figure'}")
         print()
     verdicts = {}
     for name, sets in parity.items():
@@ -269,7 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} (runs as {effective}):")
         for gate, holds in verdicts[name]:
             print(f"  {'PASS' if holds else 'FAIL'}  {gate}")
-    save("parity", {"rows": rows, "gates": verdicts})
+    save(
+        "parity",
+        {
+            "rows": rows,
+            "gates": verdicts,
+            "one_pixel_moves": moved_worse,
+        },
+    )
     return 0
 
 
