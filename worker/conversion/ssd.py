@@ -157,23 +157,24 @@ def _area(boxes: np.ndarray) -> np.ndarray:
 
 def _nms(boxes: np.ndarray, order: np.ndarray, threshold: float) -> list[int]:
     """Greedy NMS over `order` (score-descending indices): a box is kept unless it overlaps a
-    kept one by more than threshold (intersection over union, relative coordinates)."""
+    kept one by more than threshold (intersection over union, relative coordinates). Each kept
+    box strikes out the candidates it overlaps in one numpy pass, so the numpy calls grow with
+    the boxes kept, not with the candidates (one call set per candidate cost 0.7 ms per image)."""
+    candidates = boxes[order]
+    areas = _area(candidates)
+    suppressed = np.zeros(len(order), dtype=bool)
     kept: list[int] = []
-    for index in order:
-        if kept:
-            others = boxes[kept]
-            inter_w = np.minimum(others[:, 2], boxes[index, 2]) - np.maximum(
-                others[:, 0], boxes[index, 0]
-            )
-            inter_h = np.minimum(others[:, 3], boxes[index, 3]) - np.maximum(
-                others[:, 1], boxes[index, 1]
-            )
-            inter = np.where((inter_w > 0) & (inter_h > 0), inter_w * inter_h, 0.0)
-            union = _area(others) + _area(boxes[index]) - inter
-            overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-            if np.any(overlap > threshold):
-                continue
-        kept.append(int(index))
+    for position in range(len(order)):
+        if suppressed[position]:
+            continue
+        kept.append(int(order[position]))
+        box = candidates[position]
+        inter_w = np.minimum(box[2], candidates[:, 2]) - np.maximum(box[0], candidates[:, 0])
+        inter_h = np.minimum(box[3], candidates[:, 3]) - np.maximum(box[1], candidates[:, 1])
+        inter = np.where((inter_w > 0) & (inter_h > 0), inter_w * inter_h, 0.0)
+        union = areas[position] + areas - inter
+        overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        suppressed |= overlap > threshold
     return kept
 
 

@@ -131,7 +131,7 @@ class OpenVINOEngine:
 
     name, reference = "openvino", False
 
-    def __init__(self, precision: str) -> None:
+    def __init__(self, precision: str, *, flush_denormals: bool = True) -> None:
         self._core = ov.Core()
         bf16 = precision == FAST and cpu_has_bf16(self._core)
         self.precision = FAST if bf16 else EXACT
@@ -140,6 +140,14 @@ class OpenVINOEngine:
             props.inference_num_threads: 1,
             # Pinned threads of several worker processes could share one core.
             hints.enable_cpu_pinning: False,
+            # The age network's activations on real chips include denormal floats, which fp32
+            # kernels compute several times slower: flushed to zero, 8 chips take 7.2 ms instead
+            # of 35.5 (python -m bench.engines) and a group photo's classify 15 ms instead of 56,
+            # with every bench.parity output the same. OpenVINO sets the CPU's flush-to-zero
+            # flags on the thread that runs the network and leaves them set, so the worker's
+            # other float code on that thread flushes denormals too (no output changes either:
+            # the 590 faces of ../shared/eval answer the same with and without).
+            props.intel_cpu.denormals_optimization: flush_denormals,
         }
 
     def onnx(self, path: Path, shapes: Sequence[Shape] = ()) -> OpenVINONetwork:
