@@ -59,11 +59,18 @@ def time_engines(
     samples: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(rounds):
         for name, forward in engines.items():
-            for _ in range(runs):
-                started = time.perf_counter()
-                forward(blob)
-                samples[name].append((time.perf_counter() - started) * 1000)
+            samples[name] += forward_ms(forward, blob, runs)
     return [[name, median(samples[name]), diffs[name]] for name in engines]
+
+
+def forward_ms(forward: Forward, blob: np.ndarray, runs: int) -> list[float]:
+    """Milliseconds of each of `runs` forwards."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        forward(blob)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
 
 
 def denormals_kept_ms(path: Path, shape: list[int], blob: np.ndarray, runs: int) -> float:
@@ -77,12 +84,7 @@ def denormals_kept_ms(path: Path, shape: list[int], blob: np.ndarray, runs: int)
 def _time_denormals_kept(path: Path, shape: list[int], blob: np.ndarray, runs: int) -> float:
     forward = openvino_engine(path, shape, OpenVINOEngine(EXACT, flush_denormals=False))
     forward(blob)
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        forward(blob)
-        samples.append((time.perf_counter() - started) * 1000)
-    return median(samples)
+    return median(forward_ms(forward, blob, runs))
 
 
 def openvino_variants() -> dict[str, OpenVINOEngine]:
@@ -94,7 +96,7 @@ def openvino_variants() -> dict[str, OpenVINOEngine]:
     return variants
 
 
-def res10_engines(model_dir: Path) -> dict[str, Forward]:
+def res10_engines(model_dir: Path, variants: dict[str, OpenVINOEngine]) -> dict[str, Forward]:
     roles = load_pack("default").roles
     outputs = ["mbox_loc", "mbox_conf_flatten"]
     caffe = cv2.dnn.readNetFromCaffe(
@@ -106,17 +108,19 @@ def res10_engines(model_dir: Path) -> dict[str, Forward]:
             cv2.dnn.readNetFromONNX(str(model_dir / roles["detector_onnx"])), outputs
         ),
     }
-    for label, engine in openvino_variants().items():
+    for label, engine in variants.items():
         engines[f"OpenVINO {label}"] = openvino_engine(
             model_dir / roles["detector_onnx"], [1, 3, *DETECTOR_INPUT[::-1]], engine
         )
     return engines
 
 
-def classifier_engines(path: Path, chips: int, size: int) -> dict[str, Forward]:
+def classifier_engines(
+    path: Path, chips: int, size: int, variants: dict[str, OpenVINOEngine]
+) -> dict[str, Forward]:
     net = cv2.dnn.readNetFromONNX(str(path))
     engines = {"cv2.dnn ONNX": cv2_engine(net, list(net.getUnconnectedOutLayersNames()))}
-    for label, engine in openvino_variants().items():
+    for label, engine in variants.items():
         engines[f"OpenVINO {label}"] = openvino_engine(path, [chips, 3, size, size], engine)
     return engines
 
@@ -132,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     roles = load_pack("default").roles
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     face = photo[30:230, 150:350]  # the astronaut's face, for realistic chips
+    variants = openvino_variants()
     workloads = [
         (
             "res10 1x3x300x300",
-            res10_engines(model_dir),
+            res10_engines(model_dir, variants),
             cv2.dnn.blobFromImage(photo, 1.0, DETECTOR_INPUT, DETECTOR_MEAN),
             model_dir / roles["detector_onnx"],
         ),
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         workloads.append(
             (
                 f"{roles[role]} {args.chips}x3x{size}x{size}",
-                classifier_engines(model_dir / roles[role], args.chips, size),
+                classifier_engines(model_dir / roles[role], args.chips, size, variants),
                 blob,
                 model_dir / roles[role],
             )
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         headers = ["engine", "median ms", "max |diff| per output"]
         print(table(headers, rows, title=title))
         print(f"OpenVINO fp32 with denormals kept (a fresh process): {kept:.3f} ms\n", flush=True)
-    if "bf16" not in openvino_variants():
+    if "bf16" not in variants:
         print("no bf16 rows: OpenVINO finds no native bf16 on this CPU")
     save("engines", results)
     return 0

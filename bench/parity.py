@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,11 @@ from worker.models.base import FaceDetector
 from worker.models.res10 import box_iou
 from worker.pipeline import Pipeline, load_pipeline
 
-# (engine, precision) of each variant; the first is the reference.
-VARIANTS = (("opencv", EXACT), ("openvino", EXACT), ("openvino", FAST))
+# Each variant by name, "engine precision"; the first is the reference.
+VARIANTS = {
+    f"{engine} {precision}": (engine, precision)
+    for engine, precision in (("opencv", EXACT), ("openvino", EXACT), ("openvino", FAST))
+}
 SETS = ("congress", "utkface", "groups")
 
 EXACT_IOU, EXACT_YEARS = 0.999, 0.05
@@ -157,10 +161,8 @@ def engine_settings(args: argparse.Namespace) -> Settings:
 def variant_pipelines(settings: Settings) -> dict[str, Pipeline]:
     """A pipeline per VARIANTS entry, named "engine precision", the reference first."""
     return {
-        f"{engine} {precision}": load_pipeline(
-            dataclasses.replace(settings, engine=engine, precision=precision)
-        )
-        for engine, precision in VARIANTS
+        name: load_pipeline(dataclasses.replace(settings, engine=engine, precision=precision))
+        for name, (engine, precision) in VARIANTS.items()
     }
 
 
@@ -173,19 +175,6 @@ def eval_photos(eval_dir: Path, limit: int | None) -> dict[str, list[bytes]]:
             :limit
         ]
     return photos
-
-
-def remembered(analyse: accuracy.Analyse) -> accuracy.Analyse:
-    """`analyse`, once per distinct photo: the accuracy figures score the analyses the parity
-    table compared."""
-    answers: dict[bytes, list[dict[str, Any]]] = {}
-
-    def once(data: bytes) -> list[dict[str, Any]]:
-        if data not in answers:
-            answers[data] = analyse(data)
-        return answers[data]
-
-    return once
 
 
 # bench.accuracy's figures as its table prints them, and whether a higher one is better.
@@ -241,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     pipelines = variant_pipelines(get_settings())
-    analysers = {name: remembered(accuracy.readface(p)) for name, p in pipelines.items()}
+    # Each photo analysed once per variant: the accuracy figures score the analyses the parity
+    # table compared.
+    analysers = {name: functools.cache(accuracy.readface(p)) for name, p in pipelines.items()}
     reference_name, *others = pipelines
     photos = eval_photos(args.eval_dir, args.limit)
     parity: dict[str, dict[str, SetParity]] = {name: {} for name in others}

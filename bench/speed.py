@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from skimage import data
 
+from bench import accuracy
 from bench.common import EVAL_DIR, median, save, table
 from bench.parity import add_engine_options, engine_settings, variant_pipelines
 from shared.settings import Settings, get_settings
@@ -168,25 +169,41 @@ def face_scaling(pipeline: Pipeline, repeats: int) -> list[list[object]]:
     return rows
 
 
-_pipeline: Pipeline | None = None
+# In a pool process: its analyser (readface's pipeline, or the peer package), loaded once.
+_analyse: accuracy.Analyse | None = None
 
 
-def _load_in_child(threads: int, settings: Settings) -> None:
-    global _pipeline
+def _load_in_child(threads: int, settings: Settings | None) -> None:
+    """settings None: the peer package instead of readface."""
+    global _analyse
     cv2.setNumThreads(threads)
-    _pipeline = load_pipeline(settings)
+    _analyse = accuracy.peer() if settings is None else accuracy.readface(load_pipeline(settings))
 
 
 def _loaded(_: int) -> int:
-    assert _pipeline is not None
+    assert _analyse is not None
     return os.getpid()
 
 
 def _analyse_share(images: list[bytes]) -> int:
-    assert _pipeline is not None
+    assert _analyse is not None
     for encoded in images:
-        _pipeline.analyze(encoded)
+        _analyse(encoded)
     return len(images)
+
+
+def faces_found(images: list[bytes]) -> int:
+    """In a pool process: the faces its analyser finds on the images."""
+    assert _analyse is not None
+    return sum(len(_analyse(encoded)) for encoded in images)
+
+
+def seconds_for(images: list[bytes]) -> float:
+    """In a pool process: the seconds its analyser takes over the images, timed there (the
+    bytes' trip to the process is not counted)."""
+    started = time.perf_counter()
+    _analyse_share(images)
+    return time.perf_counter() - started
 
 
 @contextmanager
@@ -195,12 +212,25 @@ def pipeline_pool(
 ) -> Iterator[Pool]:
     """`processes` processes, each with its pipeline loaded and warmed (default: the settings
     of the environment)."""
+    with _analyser_pool(processes, threads, settings or get_settings()) as pool:
+        yield pool
+
+
+@contextmanager
+def peer_pool() -> Iterator[Pool]:
+    """One process with the peer package (accuracy.peer) loaded, one thread."""
+    with _analyser_pool(1, 1, None) as pool:
+        yield pool
+
+
+@contextmanager
+def _analyser_pool(processes: int, threads: int, settings: Settings | None) -> Iterator[Pool]:
     # spawn, not fork: a fork of a process whose OpenCV thread pool has started can deadlock
     context = multiprocessing.get_context("spawn")
-    initargs = (threads, settings or get_settings())
+    initargs = (threads, settings)
     with context.Pool(processes, initializer=_load_in_child, initargs=initargs) as pool:
         ready: set[int] = set()
-        while len(ready) < processes:  # until every process has loaded its pipeline
+        while len(ready) < processes:  # until every process has loaded its analyser
             ready |= set(pool.map(_loaded, range(4 * processes), chunksize=1))
         yield pool
 
