@@ -193,3 +193,11 @@ def lossless_jpeg(width: int, height: int) -> bytes:
     data = b"\0" * (-(-width * height * 3 * 2 // 8))  # a code and its extra bit a sample
     scan = _segment(0xDA, b"\x03\x01\x00\x02\x00\x03\x00\x01\x00\x00")
     return b"\xff\xd8" + _ONE_BIT_CODES + _frame(0xC3, width, height, 3) + scan + data + b"\xff\xd9"
+
+
+def jpeg_with_frame(marker: int, width: int, height: int, components: int = 3) -> bytes:
+    """A JPEG of one coding process (its start-of-frame marker) claiming width x height, with one
+    scan of every component and a few bytes of data: what a header check sees."""
+    frame = _frame(marker, width, height, components)
+    scan = _scan(range(components), 0, 63) + b"\0" * 16
+    return b"\xff\xd8" + _QUANTISATION + _ONE_BIT_CODES + frame + scan + b"\xff\xd9"
