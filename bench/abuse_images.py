@@ -30,8 +30,8 @@ from shared.store import Store
 from tests import bombs
 from tests.images import astronaut_jpeg
 from tests.service import child_pids
+from worker.memory_limit import MB, status_bytes
 
-MB = 1_000_000
 DELAY_BOUND_SECONDS = 5.0
 SETTLE_SECONDS = 120
 SAMPLE_SECONDS = 0.02
@@ -64,14 +64,6 @@ BOMBS = [
 ]  # fmt: skip
 
 
-def _status_kb(pid: int, field: str) -> int:
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return 0
-    return next((int(line.split()[1]) for line in lines if line.startswith(field)), 0)
-
-
 class PeakRss:
     """The analysis processes' peak RSS from now on: their VmHWM is reset (clear_refs), then
     read every SAMPLE_SECONDS, so a process replaced meanwhile still counts."""
@@ -79,7 +71,7 @@ class PeakRss:
     def __init__(self, stack: Stack) -> None:
         self.leader = stack.processes["worker"].pid
         self.pids = set(child_pids(self.leader))
-        self.peak_kb = 0
+        self.peak_bytes = 0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._sample)
 
@@ -96,7 +88,8 @@ class PeakRss:
     def _sample(self) -> None:
         while True:
             pids = set(child_pids(self.leader))
-            self.peak_kb = max([self.peak_kb, *(_status_kb(pid, "VmHWM:") for pid in pids)])
+            peaks = (status_bytes("VmHWM", pid) for pid in pids)
+            self.peak_bytes = max([self.peak_bytes, *peaks])
             if self.stopped.wait(SAMPLE_SECONDS):
                 return
 
@@ -132,18 +125,17 @@ def run_bomb(
             body["error"]["code"] if response.status_code >= 400 else ""
         )
         unrelated = analysis_seconds(stack.url, photo, SETTLE_SECONDS)
-        ended, held = "", 0.0
+        held = 0.0
         if response.status_code == 202:
-            ended = _until_ended(store, body["id"])
+            answer += _until_ended(store, body["id"])
             held = jobs_seen(store, [body["id"]]).seconds
-            answer += ended
     replaced = peak.replaced()
     delay = None if unrelated is None else max(0.0, unrelated - baseline)
     row = {
         "file": bomb.name,
         "bytes": len(data),
         "answer": answer.strip(),
-        "peak_rss_mb": round(peak.peak_kb * 1024 / MB),
+        "peak_rss_mb": round(peak.peak_bytes / MB),
         "held_seconds": round(held, 2),
         "unrelated_delay_seconds": None if delay is None else round(delay, 2),
         "worker_replaced": replaced,
@@ -154,7 +146,7 @@ def run_bomb(
     if row["peak_rss_mb"] > ceiling_mb:
         failures.append(f"peak worker RSS {row['peak_rss_mb']} MB > {ceiling_mb:g} MB")
     if delay is None or delay >= DELAY_BOUND_SECONDS:
-        failures.append(f"an unrelated analysis was delayed {delay} s")
+        failures.append(f"an unrelated analysis was delayed {row['unrelated_delay_seconds']} s")
     if replaced:
         failures.append("the analysis process was replaced")
     return row, [f"{bomb.name}: {failure}" for failure in failures]

@@ -26,17 +26,24 @@ MB = 1_000_000
 LOW_HEADROOM_MB = 200
 
 
-def _status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+def status_bytes(field: str, pid: int | str = "self") -> int:
+    """A size field of a process's /proc status (VmRSS, VmData, VmHWM...) in bytes; 0 once the
+    process is gone (a process that has exited has no such fields)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0]) * 1024
+    return 0
 
 
 def limit_memory(ceiling_mb: int) -> int:
     """Set this process's data limit (soft and hard: it cannot be raised again) so that its
     resident set stays under `ceiling_mb`; returns the limit in bytes."""
-    resident, data = _status_bytes("VmRSS"), _status_bytes("VmData")
+    resident, data = status_bytes("VmRSS"), status_bytes("VmData")
     headroom = ceiling_mb * MB - resident
     limit = max(data + headroom, data)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))

@@ -25,18 +25,11 @@ from tests.service import (
     wait_ready,
 )
 from worker.decode import OVER_MEMORY
+from worker.memory_limit import MB, status_bytes
 
 pytestmark = pytest.mark.integration
 
-MB = 1_000_000
 CEILING_MB = 600
-
-
-def _status_bytes(pid: int) -> dict[str, int]:
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return {name: int(fields[name].split()[0]) * 1024 for name in ("VmRSS", "VmData")}
 
 
 def _data_limit(pid: int) -> tuple[int, int] | None:
@@ -68,9 +61,8 @@ def test_the_analysis_process_may_grow_only_to_the_ceiling(worker_pool) -> None:
     _, _, pid = worker_pool
     soft, hard = _data_limit(pid)  # type: ignore[misc]
     assert soft == hard  # hard: the process cannot raise it again
-    status = _status_bytes(pid)
-    room = soft - status["VmData"]  # what it may still map
-    assert abs(status["VmRSS"] + room - CEILING_MB * MB) < 16 * MB
+    room = soft - status_bytes("VmData", pid)  # what it may still map
+    assert abs(status_bytes("VmRSS", pid) + room - CEILING_MB * MB) < 16 * MB
 
 
 def test_a_decode_past_the_ceiling_fails_its_job_and_the_process_serves_on(worker_pool) -> None:
@@ -78,7 +70,7 @@ def test_a_decode_past_the_ceiling_fails_its_job_and_the_process_serves_on(worke
     warm = api.submit(astronaut_jpeg(quality=71)).json()["id"]
     assert api.wait_done(warm)["status"] == "succeeded"
     # Leave the process 24 MB: the 16 MP PNG (the format's cap) needs 48 MB for its pixels alone.
-    room = _status_bytes(pid)["VmData"] + 24 * MB
+    room = status_bytes("VmData", pid) + 24 * MB
     resource.prlimit(pid, resource.RLIMIT_DATA, (room, room))
     png = cv2.imencode(".png", np.full((4000, 4000, 3), 90, np.uint8))[1].tobytes()
     failed = api.wait_done(api.submit(png).json()["id"])

@@ -20,7 +20,7 @@ from PIL import Image
 from tests import bombs
 from tests.images import astronaut_jpeg
 from worker.decode import decode_image
-from worker.memory_limit import MB, limit_memory, _status_bytes
+from worker.memory_limit import MB, limit_memory, status_bytes
 
 flat = np.full((4000, 4000, 3), 90, np.uint8)
 progressive = io.BytesIO()
@@ -35,7 +35,7 @@ images = {
 }
 photo = astronaut_jpeg()
 del flat, progressive
-limit = limit_memory(_status_bytes("VmRSS") // MB + 24)
+limit = limit_memory(status_bytes("VmRSS") // MB + 24)
 outcomes = {"limit": [limit, *resource.getrlimit(resource.RLIMIT_DATA)]}
 for name, data in images.items():
     try:
