@@ -1,6 +1,7 @@
-"""The memory ceiling in a real prefork worker (issue 26): its analysis process runs under a hard
-data limit that keeps its RSS under READFACE_WORKER_MEMORY_MB, and a decode that needs more than
-is left fails that job as invalid_image while the same process goes on serving."""
+"""Image bombs (issue 26) sent over real HTTP as a client sends them, and the memory ceiling in a
+real prefork worker: its analysis process runs under a hard data limit that keeps its RSS under
+READFACE_WORKER_MEMORY_MB, and a decode that needs more than is left fails that job as
+invalid_image while the same process goes on serving."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import numpy as np
 import pytest
 
 from shared.celery_app import ANALYZE_QUEUE
+from tests import bombs
 from tests.images import astronaut_jpeg
 from tests.service import (
     Api,
+    assert_error,
     child_pids,
     poll,
     running_api,
@@ -65,6 +68,47 @@ def test_the_analysis_process_may_grow_only_to_the_ceiling(worker_pool) -> None:
     assert abs(status_bytes("VmRSS", pid) + room - CEILING_MB * MB) < 16 * MB
 
 
+REFUSED_AT_SUBMIT = {
+    "png chunk length lie": (bombs.png_length_lie, "image/png", "declares"),
+    "png text bomb": (bombs.png_text_bomb, "image/png", "metadata chunks"),
+    "heif grid past its ispe": (bombs.heif_grid, "image/heic", "is not its ispe"),
+    "jpeg arithmetic progressive": (
+        bombs.arithmetic_progressive_cmyk,
+        "image/jpeg",
+        "coefficients",
+    ),
+    "jpeg scan per component": (
+        lambda: bombs.separate_scans_jpeg(8064, 6048),
+        "image/jpeg",
+        "coefficients",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED_AT_SUBMIT)
+def test_image_bombs_of_the_issue_are_refused_at_submit(worker_pool, name: str) -> None:
+    api, _, _ = worker_pool
+    build, content_type, reason = REFUSED_AT_SUBMIT[name]
+    response = api.post("/v1/analyses", data=build(), headers={"Content-Type": content_type})
+    assert_error(response, 422, "invalid_image")
+    assert reason in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("build", "content_type"),
+    [(lambda: bombs.apng(side=96, frames=2), "image/png"),
+     (lambda: bombs.animated_webp(side=96, frames=2), "image/webp")],
+)  # fmt: skip
+def test_animations_are_analysed_as_their_first_frame(worker_pool, build, content_type) -> None:
+    api, _, _ = worker_pool
+    response = api.post("/v1/analyses", data=build(), headers={"Content-Type": content_type})
+    assert response.status_code == 202, response.text
+    done = api.wait_done(response.json()["id"])
+    assert done["status"] == "succeeded"
+    assert (done["result"]["image"]["width"], done["result"]["image"]["height"]) == (96, 96)
+
+
+# Last in the module: it leaves the analysis process little room.
 def test_a_decode_past_the_ceiling_fails_its_job_and_the_process_serves_on(worker_pool) -> None:
     api, leader, pid = worker_pool
     warm = api.submit(astronaut_jpeg(quality=71)).json()["id"]
