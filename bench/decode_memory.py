@@ -2,8 +2,9 @@
 
 Each image is generated here (the astronaut tiled to the cap, so the detector has real faces to
 work on), then analysed by the real Pipeline in a fresh process that reports its VmHWM (peak
-resident set) from /proc/self/status, after loading the models and after the analysis. The caps
-in shared/imageinfo.py are chosen so that every row stays under 400 MB.
+resident set) from /proc/self/status, after loading the models and after the analysis, run under
+the worker's memory ceiling (worker/memory_limit.py) as in a worker. The caps in
+shared/imageinfo.py are chosen so that every row stays under 400 MB.
 
     python -m bench.decode_memory
 """
@@ -24,7 +25,7 @@ import pillow_heif
 from PIL import Image
 
 from bench.common import save, table
-from shared.imageinfo import FORMAT_MAX_PIXELS, PROGRESSIVE_MAX_COEFFICIENT_BYTES
+from shared.imageinfo import FORMAT_MAX_PIXELS, MAX_HELD_COEFFICIENT_BYTES
 from shared.settings import get_settings
 
 BUDGET_MB = 400
@@ -85,7 +86,7 @@ def _cap(kind: str, max_pixels: int) -> int:
     (2 bytes a coefficient; 3 samples a pixel at 4:4:4, 1.5 at 4:2:0), with block rounding."""
     per_pixel = {"progressive 4:4:4": 6, "progressive 4:2:0": 3}.get(kind)
     if per_pixel:
-        return min(max_pixels, int(PROGRESSIVE_MAX_COEFFICIENT_BYTES / per_pixel * 0.99))
+        return min(max_pixels, int(MAX_HELD_COEFFICIENT_BYTES / per_pixel * 0.99))
     return min(max_pixels, FORMAT_MAX_PIXELS.get(kind, max_pixels))
 
 
@@ -104,11 +105,14 @@ CASES: dict[str, tuple[str, Callable[[np.ndarray], bytes]]] = {
 
 def measure_one(path: str) -> None:
     """Child process: load the pipeline, analyse one file, print peak RSS before and after."""
+    from worker.memory_limit import limit_memory
     from worker.pipeline import load_pipeline
 
     cv2.setNumThreads(1)  # as in a worker process
-    pipeline = load_pipeline(get_settings())
+    settings = get_settings()
+    pipeline = load_pipeline(settings)
     loaded = _vm_hwm_mb()
+    limit_memory(settings.worker_memory_mb)  # under the worker's ceiling, as in a worker
     analysis = pipeline.analyze(Path(path).read_bytes())
     print(loaded, _vm_hwm_mb(), len(analysis.result["faces"]), len(analysis.annotated_jpeg))
 

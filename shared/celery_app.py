@@ -40,6 +40,16 @@ CALLBACK_UNACKED_KEYS = {
 }
 
 
+# A pool process whose peak RSS passed this share of the memory ceiling (worker/memory_limit.py)
+# is replaced once its task ends.
+RECYCLE_SHARE_OF_CEILING = 5 / 6
+
+
+def max_memory_per_child_kib(settings: Settings) -> int:
+    """Celery's worker_max_memory_per_child: KiB of a pool process's peak RSS."""
+    return int(settings.worker_memory_mb * 1_000_000 * RECYCLE_SHARE_OF_CEILING) // 1024
+
+
 def task_args(tenant: str, *args: str) -> list[str]:
     """A task's arguments and its tenant; without keys (tenant ""), just as before tenants, so
     the messages stay readable by workers of an earlier release during an upgrade."""
@@ -103,6 +113,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_hard_time_limit,
+        "worker_max_memory_per_child": max_memory_per_child_kib(settings),
         # what a worker consumes decides its options (below); senders use the analysis ones
         "broker_transport_options": consumer_transport_options(settings, [ANALYZE_QUEUE]),
         "broker_connection_retry_on_startup": True,

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.heif_boxes import heif_size, is_heif
-from shared.jpeg_markers import Frame, read_jpeg_layout
+from shared.jpeg_markers import Frame, JpegLayout, read_jpeg_layout
+from shared.png_chunks import read_png_layout
+from shared.webp_chunks import read_webp_layout
 
 # Media type per format name. HEIF is sent as image/heif; image/heic, the name iPhones use for
 # HEVC-coded HEIF, is accepted as well ("heic" is never a sniffed format, only an accepted type).
@@ -34,10 +36,13 @@ FORMAT_MAX_PIXELS = {
     "webp": 22_000_000,
     "heif": 22_000_000,
 }
-# A progressive JPEG's DCT coefficients are held whole (2 bytes each, per component at its own
-# sampling) whatever the DCT scaling: this bounds them. A 48 MP phone photo (8064x6048, 4:2:0)
-# needs 146.3 MB; 4:4:4 stops near 24 MP.
-PROGRESSIVE_MAX_COEFFICIENT_BYTES = 146_500_000
+# libjpeg holds a JPEG's DCT coefficients whole (2 bytes each, per component at its own sampling)
+# whatever the DCT scaling, when the frame is progressive or arithmetic-coded or its components
+# come in separate scans: this bounds them. A 48 MP phone photo (8064x6048, 4:2:0) needs 146.3 MB;
+# 4:4:4 stops near 24 MP, CMYK near 18 MP.
+MAX_HELD_COEFFICIENT_BYTES = 146_500_000
+# A lossless JPEG is decoded at full size (libjpeg has no scaling for it): PNG's cap.
+LOSSLESS_JPEG_MAX_PIXELS = FORMAT_MAX_PIXELS["png"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,34 +80,64 @@ def max_pixels_for(fmt: str, max_pixels: int) -> int:
 
 def read_image_info(data: bytes, max_pixels: int) -> ImageInfo:
     """Format and size from the header; InvalidImage if unreadable, empty or over the cap
-    (max_pixels, or the format's lower cap); for a JPEG, also over MAX_SCANS scans."""
+    (max_pixels, or the format's lower cap), or if its structure says decoding would cost more
+    than a worker may spend (see the format modules and check_jpeg_cost)."""
     fmt = sniff_format(data)
     try:
         if fmt == "jpeg":
-            frame = read_jpeg_layout(data).frame
-            width, height = frame.width, frame.height
+            layout = read_jpeg_layout(data)
+            width, height = layout.frame.width, layout.frame.height
         else:
             width, height = _READERS[fmt](data)
     except (struct.error, IndexError, ValueError) as error:
         raise InvalidImage(f"The {fmt.upper()} header could not be read ({error}).") from error
     if width <= 0 or height <= 0:
         raise InvalidImage(f"The {fmt.upper()} header gives an empty size {width}x{height}.")
-    cap = max_pixels_for(fmt, max_pixels)
+    cap, kind = max_pixels_for(fmt, max_pixels), fmt.upper()
+    if fmt == "jpeg" and layout.frame.lossless:
+        cap, kind = min(max_pixels, LOSSLESS_JPEG_MAX_PIXELS), "lossless JPEG"
     if width * height > cap:
         raise InvalidImage(
             f"The image is {width}x{height} = {width * height:,} pixels, "
-            f"over the limit of {cap:,}" + (f" for {fmt.upper()}." if cap < max_pixels else ".")
+            f"over the limit of {cap:,}" + (f" for {kind}." if cap < max_pixels else ".")
         )
-    if fmt == "jpeg" and frame.progressive:
-        needed = coefficient_bytes(frame)
-        if needed > PROGRESSIVE_MAX_COEFFICIENT_BYTES:
-            raise InvalidImage(
-                f"The progressive JPEG is {width}x{height}: decoding it would hold "
-                f"{needed / 1e6:,.0f} MB of coefficients, over the limit of "
-                f"{PROGRESSIVE_MAX_COEFFICIENT_BYTES / 1e6:,.0f} MB (a baseline JPEG has no such "
-                "limit; 4:2:0 colour needs half of 4:4:4)."
-            )
+    if fmt == "jpeg":
+        check_jpeg_cost(layout)
     return ImageInfo(fmt, width, height)
+
+
+def check_jpeg_cost(layout: JpegLayout) -> None:
+    """InvalidImage for a hierarchical JPEG (no decoder here reads one) and for a JPEG whose
+    coefficients libjpeg would hold whole beyond MAX_HELD_COEFFICIENT_BYTES."""
+    frame = layout.frame
+    if frame.hierarchical:
+        raise InvalidImage("The JPEG is hierarchical (differential), which is not supported.")
+    held = _held_because(layout)
+    needed = coefficient_bytes(frame)
+    if held and needed > MAX_HELD_COEFFICIENT_BYTES:
+        raise InvalidImage(
+            f"The JPEG ({held}) is {frame.width}x{frame.height}: decoding it would hold "
+            f"{needed / 1e6:,.0f} MB of coefficients, over the limit of "
+            f"{MAX_HELD_COEFFICIENT_BYTES / 1e6:,.0f} MB (a baseline JPEG with its components "
+            "in one scan has no such limit; 4:2:0 colour needs half of 4:4:4)."
+        )
+
+
+def _held_because(layout: JpegLayout) -> str:
+    """Why libjpeg would hold every coefficient of the image ("" if it would not): progressive
+    and arithmetic-coded frames, and a first scan without every component (libjpeg's multi-scan
+    buffer). A lossless frame has no coefficients (and the full-size cap)."""
+    frame = layout.frame
+    if frame.lossless:
+        return ""
+    if frame.progressive or frame.arithmetic:
+        return " ".join(
+            name for name, held in (("arithmetic-coded", frame.arithmetic),
+                                    ("progressive", frame.progressive)) if held
+        )  # fmt: skip
+    if layout.scans and len(layout.scans[0].component_ids) < len(frame.components):
+        return "its components in separate scans"
+    return ""
 
 
 def coefficient_bytes(frame: Frame) -> int:
@@ -118,29 +153,13 @@ def coefficient_bytes(frame: Frame) -> int:
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
-    if data[12:16] != b"IHDR":
-        raise ValueError("no IHDR chunk")
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+    layout = read_png_layout(data)
+    return layout.width, layout.height
 
 
 def _webp_size(data: bytes) -> tuple[int, int]:
-    chunk = data[12:16]
-    if chunk == b"VP8 ":
-        if data[23:26] != b"\x9d\x01\x2a":
-            raise ValueError("bad VP8 start code")
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if chunk == b"VP8L":
-        if data[20] != 0x2F:
-            raise ValueError("bad VP8L signature")
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8X":
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    raise ValueError(f"unknown WebP chunk {chunk!r}")
+    layout = read_webp_layout(data)
+    return layout.width, layout.height
 
 
 def _bmp_size(data: bytes) -> tuple[int, int]:

@@ -19,8 +19,10 @@ from shared.errors import InvalidImage
 MAX_SCANS = 64
 
 # Start-of-frame markers carry the size; C4, C8 and CC are other segments with the same prefix.
+# Their low bits name the process: +8 arithmetic coding, +4 hierarchical (differential), and
+# within each group of four, 2 progressive and 3 lossless.
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-_HUFFMAN_SOF = {0xC0: False, 0xC1: False, 0xC2: True}  # marker -> progressive
+_HUFFMAN_SOF = {0xC0, 0xC1, 0xC2}  # baseline, extended, progressive (non-differential)
 # A marker inside entropy-coded data: 0xFF not followed by a stuffed 0x00 or a restart marker.
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
@@ -37,8 +39,28 @@ class Frame:
     width: int
     height: int
     components: tuple[Component, ...]
-    huffman: bool  # baseline, extended or progressive Huffman (what the integrity checks know)
-    progressive: bool
+    marker: int  # the start-of-frame marker: the coding process
+
+    @property
+    def huffman(self) -> bool:
+        """Baseline, extended or progressive Huffman: what the integrity checks know."""
+        return self.marker in _HUFFMAN_SOF
+
+    @property
+    def progressive(self) -> bool:
+        return self.marker & 3 == 2
+
+    @property
+    def arithmetic(self) -> bool:
+        return self.marker & 8 == 8
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.marker & 4 == 4
+
+    @property
+    def lossless(self) -> bool:
+        return self.marker & 3 == 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +136,7 @@ def _frame(marker: int, body: bytes) -> Frame:
     )
     if any(not (1 <= c.h <= 4 and 1 <= c.v <= 4) for c in components):
         raise ValueError("bad sampling factors")
-    return Frame(width, height, components, marker in _HUFFMAN_SOF, _HUFFMAN_SOF.get(marker, False))
+    return Frame(width, height, components, marker)
 
 
 def _scan(body: bytes, data_bytes: int) -> Scan:

@@ -49,6 +49,8 @@ class Settings:
     callback_max_attempts: int = 8
     callback_backoff: float = 10.0
     analyze_max_retries: int = 3
+    # Each analysis process's RSS stays under this whatever the input (worker/memory_limit.py).
+    worker_memory_mb: int = 600
     # Slow or idle clients: the API reads a whole request before a thread sees it, within these.
     api_header_timeout: float = 10.0
     api_body_timeout: float = 60.0
@@ -106,6 +108,7 @@ def get_settings() -> Settings:
         callback_max_attempts=int(_env("CALLBACK_MAX_ATTEMPTS") or defaults.callback_max_attempts),
         callback_backoff=float(_env("CALLBACK_BACKOFF") or defaults.callback_backoff),
         analyze_max_retries=int(_env("ANALYZE_MAX_RETRIES") or defaults.analyze_max_retries),
+        worker_memory_mb=int(_env("WORKER_MEMORY_MB") or defaults.worker_memory_mb),
         api_header_timeout=float(_env("API_HEADER_TIMEOUT") or defaults.api_header_timeout),
         api_body_timeout=float(_env("API_BODY_TIMEOUT") or defaults.api_body_timeout),
         log_format=_env("LOG_FORMAT") or defaults.log_format,

@@ -12,6 +12,8 @@ import pillow_heif
 from shared.errors import InvalidImage
 from shared.imageinfo import ImageInfo, max_pixels_for, read_image_info
 from shared.jpeg_markers import Frame, JpegLayout, read_jpeg_layout
+from shared.png_chunks import decodable_png, read_png_layout
+from shared.webp_chunks import first_frame_still, read_webp_layout
 
 # A big JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (several times faster
 # than a full decode) as long as the shorter side keeps at least this many pixels: enough for the
@@ -27,6 +29,7 @@ _REDUCED_FLAGS = {
 # inverted C=M=Y=K=128 into BGR.
 _MISSING_BLOCK_VALUES = (128, 65)
 _CUT_JPEG = "The JPEG data is truncated"
+OVER_MEMORY = "Decoding the image needs more memory than an analysis process may use."
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +56,47 @@ def reduction_for(info: ImageInfo) -> int:
 
 
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """Decode JPEG/PNG/WebP/BMP/HEIF bytes; InvalidImage (or UnsupportedMediaType) on bad input."""
+    """Decode JPEG/PNG/WebP/BMP/HEIF bytes; InvalidImage (or UnsupportedMediaType) on bad input,
+    and when decoding needs more memory than the process may take (worker/memory_limit.py)."""
+    try:
+        return _decode(data, max_pixels)
+    except MemoryError as error:
+        raise InvalidImage(OVER_MEMORY) from error
+    except cv2.error as error:
+        if error.code == cv2.Error.StsNoMem:
+            raise InvalidImage(OVER_MEMORY) from error
+        raise
+
+
+def _decode(data: bytes, max_pixels: int) -> DecodedImage:
     if not data:
         raise InvalidImage("The file is empty.")
     info = read_image_info(data, max_pixels)
     if info.format == "heif":
         heif = _decode_heif(data, max_pixels_for("heif", max_pixels))
         return DecodedImage(heif, info.format, heif.shape[1], heif.shape[0], 1.0)
-    if info.format == "jpeg":
-        check_jpeg_complete(read_jpeg_layout(data))
     reduction = reduction_for(info)
+    if info.format == "jpeg":
+        layout = read_jpeg_layout(data)
+        check_jpeg_complete(layout)
+        if layout.frame.lossless:
+            reduction = 1  # libjpeg decodes a lossless frame at full size only
+    elif info.format == "png":
+        data = decodable_png(data, read_png_layout(data))
+    elif info.format == "webp":
+        try:
+            data = first_frame_still(data, read_webp_layout(data))
+        except ValueError as error:
+            message = f"The WebP animation's first frame is unreadable ({error})."
+            raise InvalidImage(message) from error
     # IMREAD_COLOR (and its reduced variants) applies EXIF orientation, drops alpha, expands grey
     # and converts CMYK and 16-bit to 8-bit BGR, which is what every network here wants.
     flags = _REDUCED_FLAGS.get(reduction, cv2.IMREAD_COLOR)
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if pixels is None or pixels.size == 0:
         raise InvalidImage(
-            f"The {info.format.upper()} data could not be decoded (truncated or corrupt)."
+            f"The {info.format.upper()} data could not be decoded (truncated or corrupt, or "
+            "needing more memory than an analysis process may use)."
         )
     if info.format == "jpeg" and has_missing_block_edge(pixels, reduction):
         raise InvalidImage(f"{_CUT_JPEG} (its last rows of blocks are missing).")

@@ -29,6 +29,7 @@ from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import events
 from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
+from worker.memory_limit import limit_memory
 from worker.metrics import forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
@@ -100,6 +101,7 @@ def _load_models(**_: Any) -> None:
     cv2.setNumThreads(1)
     if _runs_analyses:
         pipeline()
+        limit_memory(settings().worker_memory_mb)
 
 
 @signals.worker_process_shutdown.connect
