@@ -10,6 +10,8 @@ MODULES = [
     "bench.accuracy",
     "bench.ablation",
     "bench.calibration",
+    "bench.calibration_cydral",
+    "bench.expression",
     "bench.parity",
     "bench.speed",
     "bench.peer",
