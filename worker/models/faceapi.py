@@ -87,7 +87,8 @@ def face_attributes(
     )
 
 
-def _batch(chips: list[np.ndarray]) -> np.ndarray:
+def network_input(chips: list[np.ndarray]) -> np.ndarray:
+    """The networks' input batch (N x 3 x 112 x 112, normalised RGB) from BGR chips."""
     if not chips:
         return np.zeros((0, 3, FACEAPI_SIZE, FACEAPI_SIZE), dtype=np.float32)
     size = (FACEAPI_SIZE, FACEAPI_SIZE)
@@ -116,14 +117,18 @@ class FaceApiModel:
         self.expression_net = expression_net
         self.options = options
 
-    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
+    def chips(self, image: np.ndarray, faces: list[FaceBox]) -> list[np.ndarray]:
+        """Each face's chips (112x112 BGR), one per padding, face after face."""
         chips = []
         for face in faces:
             frame = face_frame(self.landmarker.landmarks(image, landmark_box(face, self.options)))
             for padding in self.options.faceapi_paddings:
                 to_image = chip_transform(frame, FACEAPI_SIZE, padding)
                 chips.append(extract_chip(image, to_image, FACEAPI_SIZE))
-        batch = _batch(chips)
+        return chips
+
+    def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
+        batch = network_input(self.chips(image, faces))
         views = len(self.options.faceapi_paddings)
         return FaceInputs(batch, batch, views, batch if self.expression_net else None)
 
