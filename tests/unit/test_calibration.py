@@ -23,7 +23,7 @@ from worker.models.cydral import (
     gender_log_odds,
     spread_kernel,
 )
-from worker.options import CALIBRATION_FIELDS, SHIPPED
+from worker.options import CYDRAL_CALIBRATION, SHIPPED
 
 RNG_SEED = 16
 
@@ -93,7 +93,7 @@ def test_fit_calibration_gives_every_calibration_option() -> None:
     age = rng.integers(30, 75, 100).astype(float)
     gender = np.tile([0.2, 0.8], (age.size, 1))
     fitted = fit_calibration(gender, distributions(age, 0.1), np.ones(age.size, bool), age, age)
-    assert set(fitted) == CALIBRATION_FIELDS
+    assert set(fitted) == CYDRAL_CALIBRATION
     assert fitted["gender_temperature"] < 1  # always right at 0.8: it should say more
 
 
