@@ -260,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if "cydral" in packs:
         before = load_pipeline(settings, "cydral", verified=True, options=BEFORE_ISSUE_16)
-        results.insert(packs.index("cydral") + 1, evaluate(BEFORE_NAME, readface(before), args.eval_dir))
+        results.insert(
+            packs.index("cydral") + 1, evaluate(BEFORE_NAME, readface(before), args.eval_dir)
+        )
     results.append(evaluate(PEER, peer(), args.eval_dir))
     for block in report(results):
         print(block, end="\n\n")

@@ -120,8 +120,17 @@ def band_rows(outputs: FaceApiOutputs, s: cs.Said) -> list[list[object]]:
     for name, keep in [*cs.groups(outputs), everyone]:
         known = keep & ~np.isnan(outputs.point)
         r = cs.summary(outputs, s, known)
-        rows.append([name, int(known.sum()), f"{r['mae']:.2f}", f"{r['bias']:+.2f}",
-                     _pct(r["covered"]), _pct(r["stated"]), f"{_median_width(s, known):.0f}"])  # fmt: skip
+        rows.append(
+            [
+                name,
+                int(known.sum()),
+                f"{r['mae']:.2f}",
+                f"{r['bias']:+.2f}",
+                _pct(r["covered"]),
+                _pct(r["stated"]),
+                f"{_median_width(s, known):.0f}",
+            ]
+        )
     return rows
 
 
@@ -169,30 +178,58 @@ def main(argv: list[str] | None = None) -> int:
     out_of_fold, fits = ff.out_of_fold(congress, SHIPPED)
     said = {"congress": out_of_fold, "utkface": ff.said(utk, SHIPPED)}
     summary = []
-    for name, keep in zip(("congress A", "congress B"), cs.halves(congress.files.size)):
-        summary.append([name, "shipped, fitted on the other half", *figures(congress, out_of_fold, keep)])  # fmt: skip
+    for name, keep in zip(
+        ("congress A", "congress B"), cs.halves(congress.files.size), strict=True
+    ):
+        summary.append(
+            [name, "shipped, fitted on the other half", *figures(congress, out_of_fold, keep)]
+        )
     summary.append(["congress", "none", *figures(congress, ff.said(congress, NONE))])
     summary.append(["congress", "shipped, out of fold", *figures(congress, out_of_fold)])
     summary.append(["utkface", "none", *figures(utk, ff.said(utk, NONE))])
     summary.append(["utkface", "shipped", *figures(utk, said["utkface"])])
     ensemble_table, ensemble_wins = ensemble.ensemble_rows(args.eval_dir, congress, utk)
     blocks = [
-        table(["paddings", "chips", *FIGURES], padding_rows(every_chip),
-              "Chips per face (congress, age map and spread fitted out of fold)"),  # fmt: skip
-        table(["set", "age map", *FIGURES], map_rows(congress, utk),
-              "Age map (congress out of fold; utkface with the fit on all congress)"),  # fmt: skip
-        table(["spread form", "held-out NLL per face"], spread_rows(congress),
-              "The true age's spread around the estimate (House point guesses)"),  # fmt: skip
-        table(["set", "calibration", *FIGURES], summary,
-              "Shipped calibration (* against exact ages or the House point guesses)"),  # fmt: skip
-        table(["true age", "n", "MAE", "bias", "80% covers", "stated", "median width"],
-              band_rows(congress, out_of_fold), "Congress by point guess, out of fold"),  # fmt: skip
-        table(["true age", "n", "MAE", "bias", "80% covers", "stated", "median width"],
-              band_rows(utk, said["utkface"]), "utkface by true age (evaluation only)"),  # fmt: skip
-        table(["set", "gender.confidence", "n", "stated", "observed"], reliability_rows(said),
-              "Gender reliability (congress out of fold)"),  # fmt: skip
-        table(ensemble.HEADERS, ensemble_table,
-              "Ensemble with the cydral pack's networks (congress out of fold)"),  # fmt: skip
+        table(
+            ["paddings", "chips", *FIGURES],
+            padding_rows(every_chip),
+            "Chips per face (congress, age map and spread fitted out of fold)",
+        ),
+        table(
+            ["set", "age map", *FIGURES],
+            map_rows(congress, utk),
+            "Age map (congress out of fold; utkface with the fit on all congress)",
+        ),
+        table(
+            ["spread form", "held-out NLL per face"],
+            spread_rows(congress),
+            "The true age's spread around the estimate (House point guesses)",
+        ),
+        table(
+            ["set", "calibration", *FIGURES],
+            summary,
+            "Shipped calibration (* against exact ages or the House point guesses)",
+        ),
+        table(
+            ["true age", "n", "MAE", "bias", "80% covers", "stated", "median width"],
+            band_rows(congress, out_of_fold),
+            "Congress by point guess, out of fold",
+        ),
+        table(
+            ["true age", "n", "MAE", "bias", "80% covers", "stated", "median width"],
+            band_rows(utk, said["utkface"]),
+            "utkface by true age (evaluation only)",
+        ),
+        table(
+            ["set", "gender.confidence", "n", "stated", "observed"],
+            reliability_rows(said),
+            "Gender reliability (congress out of fold)",
+        ),
+        table(
+            ensemble.HEADERS,
+            ensemble_table,
+            "Ensemble with the cydral pack's networks (congress out of fold)",
+        ),
         f"ensemble kept: {'yes' if ensemble_wins else 'no'} (it must win on both sets)",
         table(["target", "shipped", "met"], targets(congress, utk, said), "Issue 28's targets"),
         table(["", *FIELDS], constants(congress, fits), "Calibration constants"),

@@ -83,7 +83,10 @@ def ensemble_rows(
     eval_dir: Path, congress: FaceApiOutputs, utk: FaceApiOutputs
 ) -> tuple[list[list[object]], bool]:
     """The table's rows and whether the mean of both wins on both sets."""
-    cydral_congress, cydral_utk = set_outputs(eval_dir, "congress"), set_outputs(eval_dir, "utkface")
+    cydral_congress, cydral_utk = (
+        set_outputs(eval_dir, "congress"),
+        set_outputs(eval_dir, "utkface"),
+    )
     assert np.array_equal(cydral_congress.files, congress.files)
     assert np.array_equal(cydral_utk.files, utk.files)
     found = congress.found & cydral_congress.found

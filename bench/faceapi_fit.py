@@ -90,9 +90,15 @@ def said(outputs: FaceApiOutputs, options: PipelineOptions) -> Said:
         face = face_attributes(float(age), float(male), options)
         low, high = (float(v) for v in face.age_range.split("-"))
         rows.append(
-            (face.age_years, low, high, face.age_confidence, face.gender == truth,
-             face.gender_confidence)
-        )  # fmt: skip
+            (
+                face.age_years,
+                low,
+                high,
+                face.age_confidence,
+                face.gender == truth,
+                face.gender_confidence,
+            )
+        )
     columns = list(zip(*rows, strict=True))
     return Said(*(np.array(c, dtype=bool if i == 4 else float) for i, c in enumerate(columns)))
 

@@ -80,9 +80,7 @@ def cache_key(
         if f.name not in CALIBRATION_FIELDS
     }
     digest = hashlib.sha256(repr((shaping, str(eval_dir.resolve()))).encode())
-    digest.update(
-        f"{load_pack(pack).fingerprint} {settings.engine} {settings.precision}".encode()
-    )
+    digest.update(f"{load_pack(pack).fingerprint} {settings.engine} {settings.precision}".encode())
     for source in sources:
         digest.update((REPO / source).read_bytes())
     return digest.hexdigest()[:16]

@@ -88,12 +88,24 @@ class Parity:
     expression_flips: int
 
     def row(self) -> list[object]:
-        return [self.chips, f"{self.age:.1e}", f"{self.male:.1e}", f"{self.expression:.1e}",
-                self.gender_flips, self.expression_flips]  # fmt: skip
+        return [
+            self.chips,
+            f"{self.age:.1e}",
+            f"{self.male:.1e}",
+            f"{self.expression:.1e}",
+            self.gender_flips,
+            self.expression_flips,
+        ]
 
 
-HEADERS = ["chips", "max |d age| (y)", "max |d P(male)|", "max |d expression|", "gender flips",
-           "expression flips"]  # fmt: skip
+HEADERS = [
+    "chips",
+    "max |d age| (y)",
+    "max |d P(male)|",
+    "max |d expression|",
+    "gender flips",
+    "expression flips",
+]
 
 
 def compare(reference: dict[str, np.ndarray], ours: dict[str, np.ndarray]) -> Parity:

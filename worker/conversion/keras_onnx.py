@@ -148,9 +148,13 @@ def _add_layer(b: _Builder, layer: dict[str, Any]) -> None:
         stride, pads, size = b.geometry(sources[0], config)
         kernel = list(config["pool_size"])
         b.tensors[name] = b.node(
-            "MaxPool", [b.read(sources[0])], name, kernel_shape=kernel, strides=[stride] * 2,
+            "MaxPool",
+            [b.read(sources[0])],
+            name,
+            kernel_shape=kernel,
+            strides=[stride] * 2,
             pads=pads,
-        )  # fmt: skip
+        )
         b.sizes[name] = size
     elif kind == "Add":
         first, second = (b.read(source) for source in sources)

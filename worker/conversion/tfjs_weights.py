@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 # Bytes per stored value of each storage dtype this reader knows.
-_STORED = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "uint8": np.dtype("u1")}
-_QUANTISED = {"uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
+_STORED: dict[str, np.dtype[Any]] = {
+    "float32": np.dtype("<f4"),
+    "int32": np.dtype("<i4"),
+    "uint8": np.dtype("u1"),
+}
+_QUANTISED: dict[str, np.dtype[Any]] = {"uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 
 
 class WeightsFormatError(ValueError):
@@ -22,18 +27,19 @@ class WeightsFormatError(ValueError):
     not hold the bytes it describes."""
 
 
-def _decode(spec: dict, data: bytes, offset: int) -> tuple[np.ndarray, int]:
+def _decode(spec: dict[str, Any], data: bytes, offset: int) -> tuple[np.ndarray, int]:
     shape = tuple(int(d) for d in spec["shape"])
     count = int(np.prod(shape, dtype=np.int64))
     quantisation = spec.get("quantization")
+    stored: np.dtype[Any] | None
     if quantisation is not None:
         stored = _QUANTISED.get(quantisation["dtype"])
         if stored is None or spec["dtype"] != "float32" or "scale" not in quantisation:
             raise WeightsFormatError(f"{spec['name']}: quantisation {quantisation} not supported")
     else:
         stored = _STORED.get(spec["dtype"])
-        if stored is None:
-            raise WeightsFormatError(f"{spec['name']}: dtype {spec['dtype']} not supported")
+    if stored is None:
+        raise WeightsFormatError(f"{spec['name']}: dtype {spec['dtype']} not supported")
     end = offset + count * stored.itemsize
     if end > len(data):
         raise WeightsFormatError(f"{spec['name']}: the shards end before its {count} values")

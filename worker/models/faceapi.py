@@ -107,7 +107,7 @@ def grey_input(chips: list[np.ndarray]) -> np.ndarray:
         cv2.resize(cv2.cvtColor(chip, cv2.COLOR_BGR2GRAY), (FER_SIZE, FER_SIZE),
                    interpolation=cv2.INTER_AREA)
         for chip in chips
-    ]  # fmt: skip
+    ]
     if not grey:
         return np.zeros((0, 1, FER_SIZE, FER_SIZE), dtype=np.float32)
     return cv2.dnn.blobFromImages(grey, 2 / 255, (FER_SIZE, FER_SIZE), 127.5)
@@ -133,7 +133,10 @@ class FaceApiModel:
         self.landmarker = landmarker
         # One network answers both: the pipeline runs it once.
         self.gender_net = self.age_net = age_gender_net
-        self.expression_net, self.fer_net = expression_nets or (None, None)
+        self.expression_net: Network | None = None
+        self.fer_net: Network | None = None
+        if expression_nets is not None:
+            self.expression_net, self.fer_net = expression_nets
         self.options = options
 
     def chips(self, image: np.ndarray, faces: list[FaceBox]) -> list[np.ndarray]:
