@@ -1,6 +1,7 @@
 """What each accuracy choice of the cydral pack (the default until issue 28) buys: the accuracy
 runner's figures with the choices added one at a time to a plain pipeline, and the cost of each in
-align + classify time per face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time augmentation) are measured too.
+align + classify time per face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time
+augmentation) are measured too.
 
     python -m bench.ablation [--eval-dir DIR]
 """
