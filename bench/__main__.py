@@ -12,6 +12,8 @@ MODULES = [
     "bench.calibration",
     "bench.calibration_cydral",
     "bench.expression",
+    "bench.tfjs_parity",
+    "bench.pack_speed",
     "bench.parity",
     "bench.speed",
     "bench.peer",
