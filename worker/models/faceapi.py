@@ -36,8 +36,14 @@ WHOLE_YEARS = np.arange(MAX_YEARS + 1, dtype=np.float64)
 
 
 def calibrated_age(raw: float, options: PipelineOptions) -> float:
-    """Years for the network's age output, through the options' monotone map, within 0-100."""
-    mapped = np.interp(raw, options.faceapi_age_knots, options.faceapi_age_calibrated)
+    """Years for the network's age output, through the options' monotone map (past its last
+    knot, along its last segment: the oldest faces are not all one age), within 0-100."""
+    knots, values = options.faceapi_age_knots, options.faceapi_age_calibrated
+    if raw > knots[-1]:
+        slope = (values[-1] - values[-2]) / (knots[-1] - knots[-2])
+        mapped = values[-1] + slope * (raw - knots[-1])
+    else:
+        mapped = float(np.interp(raw, knots, values))
     return float(np.clip(mapped, 0.0, MAX_YEARS))
 
 
