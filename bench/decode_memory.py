@@ -131,16 +131,9 @@ def main() -> None:
                 continue
             loaded, peak, faces, annotated = run.stdout.split()
             rows.append(
-                [
-                    name,
-                    f"{width}x{height}",
-                    path.stat().st_size // 1024,
-                    float(loaded),
-                    float(peak),
-                    int(faces),
-                    int(annotated) // 1024,
-                ]
-            )
+                [name, f"{width}x{height}", path.stat().st_size // 1024, float(loaded),
+                 float(peak), int(faces), int(annotated) // 1024]
+            )  # fmt: skip
     headers = ["image", "size", "file KB", "models MB", "peak MB", "faces", "annotated KB"]
     print(table(headers, rows, f"Worker peak RSS (VmHWM) at each format's cap, budget {BUDGET_MB}"))
     save("decode_memory", [dict(zip(headers, row, strict=True)) for row in rows])

@@ -24,18 +24,10 @@ def timestamp(text: str) -> datetime:
 def test_worker_is_ready_within_two_seconds_of_its_start(stack: Stack) -> None:
     network = stack.inspect(stack.containers("redis")[0])["NetworkSettings"]["Networks"]
     container = docker(
-        "run",
-        "-d",
-        "--network",
-        next(iter(network)),
-        "-e",
-        "READFACE_REDIS_URL=redis://redis:6379/0",
-        "-e",
-        "READFACE_WORKER_QUEUES=analyze",
-        "-e",
-        "READFACE_WORKER_CONCURRENCY=1",
-        WORKER_IMAGE,
-    )
+        "run", "-d", "--network", next(iter(network)),
+        "-e", "READFACE_REDIS_URL=redis://redis:6379/0", "-e", "READFACE_WORKER_QUEUES=analyze",
+        "-e", "READFACE_WORKER_CONCURRENCY=1", WORKER_IMAGE,
+    )  # fmt: skip
     try:
         ready = poll(lambda: ready_line(container), 30, "the worker to log ready", every=0.2)
         started = stack.inspect(container)["State"]["StartedAt"]

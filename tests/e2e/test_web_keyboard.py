@@ -121,16 +121,9 @@ def test_everything_by_keyboard_with_a_slow_upload_cancelled_and_tried_again(
     # From the top, Tab reaches every control once, in reading order.
     browser.find_element(By.TAG_NAME, "h1").click()
     for selector in (
-        "#file-input",
-        "#download-csv",
-        "#download-json",
-        "#clear-all",
-        ".remove",
-        ".enlarge",
-        "tbody tr",
-        ".json-link",
-        "a.download",
-    ):
+        "#file-input", "#download-csv", "#download-json", "#clear-all", ".remove", ".enlarge",
+        "tbody tr", ".json-link", "a.download",
+    ):  # fmt: skip
         tab_until(browser, selector, most=1)
     box = card.find_element(By.CSS_SELECTOR, ".face-box")
     assert "active" in (box.get_attribute("class") or "")

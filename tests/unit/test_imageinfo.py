@@ -99,9 +99,8 @@ def test_jpeg_with_the_most_scans_allowed_is_accepted() -> None:
 
 
 def progressive_header(width: int, height: int, subsampling: int) -> bytes:
-    small = encode(
-        np.zeros((16, 16, 3), dtype=np.uint8), "JPEG", progressive=True, subsampling=subsampling
-    )
+    small = encode(np.zeros((16, 16, 3), dtype=np.uint8), "JPEG", progressive=True,
+                   subsampling=subsampling)  # fmt: skip
     return jpeg_claiming(small, width, height)
 
 
