@@ -12,6 +12,7 @@ WORKERS ?= 2
 # that are already present and verified.
 setup: .setup-stamp system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/build-models.sh default models
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/build-models.sh cydral models
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/build-models.sh levi-hassner models
 
 .setup-stamp: pyproject.toml requirements.lock

@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "celery": create_celery_app(settings),
         "metrics": Metrics(settings),
         # Read once: every upload is checked against the current pack's results.
-        "fingerprint": load_pack(settings.model_pack).fingerprint,
+        "fingerprint": load_pack(settings.model_pack).version(settings.attributes),
     }
     install_guard(app)
     app.register_blueprint(analyses_bp)

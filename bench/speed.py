@@ -62,18 +62,23 @@ def bare_parts(pipeline: Pipeline, encoded: bytes) -> dict[str, Callable[[], obj
     assert isinstance(detector, Res10Detector)
     recorder = RecordingNetwork(detector.network)
     faces = Res10Detector(recorder, detector.options).detect(image, pipeline.min_face_score)
-    inputs = pipeline.attributes.prepare(image, faces)
-    nets = (pipeline.attributes.gender_net, pipeline.attributes.age_net)
+    model = pipeline.attributes
+    inputs = model.prepare(image, faces)
+    # Each network once, on its batch (one network may serve several attributes).
+    runs = [(model.gender_net, inputs.gender), (model.age_net, inputs.age)]
+    if model.age_net is model.gender_net:
+        runs = runs[:1]
+    if model.expression_net is not None and inputs.expression is not None:
+        runs.append((model.expression_net, inputs.expression))
+    fer = getattr(model, "fer_net", None)
+    if fer is not None and inputs.expression_grey is not None:
+        runs.append((fer, inputs.expression_grey))
     landmarker = getattr(pipeline.attributes, "landmarker", None)
     boxes = [landmark_box(face, detector.options) for face in faces] if landmarker else []
     return {
         "decode": lambda: cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR),
         "detector forwards": lambda: [detector.network.detections(*i) for i in recorder.inputs],
-        "classifier forwards": lambda: [
-            net.run(batch)
-            for net, batch in zip(nets, (inputs.gender, inputs.age), strict=True)
-            if batch.shape[0]
-        ],
+        "classifier forwards": lambda: [net.run(batch) for net, batch in runs if batch.shape[0]],
         "encode": lambda: cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]),
         "landmarks": lambda: [landmarker.landmarks(image, box) for box in boxes],
     }

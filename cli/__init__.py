@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from shared.manifest import pack_names
+from shared.settings import get_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `readface` console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    try:
+        get_settings()  # a setting that cannot be read is named here, not in a traceback
+    except ValueError as error:
+        print(f"readface: {error}", file=sys.stderr)
+        return 2
     if args.command == "analyze":
         from cli.analyze import analyze_files
 

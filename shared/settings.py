@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.tenants import ApiKey, parse_api_keys
+from shared.vocabulary import ATTRIBUTES, REQUIRED_ATTRIBUTES
 
 DAY_SECONDS = 24 * 3600
 # Defaults that must not depend on the working directory: `readface` runs from anywhere.
@@ -34,10 +35,13 @@ class Settings:
     max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast): worker/models/engine.py.
-    # `fast` (bf16) passes the parity gates but costs congress gender 98.4 -> 98.0% and in range
-    # 74.4 -> 74.0% (`python -m bench.parity`, `bench.accuracy`): not the default until it doesn't.
+    # `fast` (bf16) passed the parity gates with the cydral pack but cost congress gender 98.4 ->
+    # 98.0% and in range 74.4 -> 74.0% (`python -m bench.parity`): not the default until it doesn't.
     engine: str = "openvino"
     precision: str = "exact"
+    # What each face's result holds (READFACE_ATTRIBUTES, comma-separated): gender and age always;
+    # leaving out `expression` leaves the field out and the expression network unloaded.
+    attributes: tuple[str, ...] = ATTRIBUTES
     api_keys: tuple[ApiKey, ...] = ()  # hashed: shared/tenants.py
     webhook_secret: str = ""
     callback_allow_private: bool = False
@@ -75,6 +79,24 @@ def _env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+def parse_attributes(value: str) -> tuple[str, ...]:
+    """READFACE_ATTRIBUTES as a tuple in the contract's order; ValueError naming what is wrong
+    (an unknown name, or gender or age left out: the contract's faces always carry them)."""
+    names = {name.strip().lower() for name in value.split(",") if name.strip()}
+    unknown = sorted(names - set(ATTRIBUTES))
+    if unknown:
+        raise ValueError(
+            f"READFACE_ATTRIBUTES: unknown {', '.join(unknown)}; known: {', '.join(ATTRIBUTES)}"
+        )
+    missing = [name for name in REQUIRED_ATTRIBUTES if name not in names]
+    if missing:
+        raise ValueError(
+            f"READFACE_ATTRIBUTES: {', '.join(missing)} cannot be left out "
+            f"(only expression can); e.g. READFACE_ATTRIBUTES=gender,age"
+        )
+    return tuple(name for name in ATTRIBUTES if name in names)
+
+
 def get_settings() -> Settings:
     """Build the settings from the current environment (call it; don't cache at import)."""
     defaults = Settings()
@@ -97,6 +119,7 @@ def get_settings() -> Settings:
         min_face_score=float(_env("MIN_FACE_SCORE") or defaults.min_face_score),
         engine=_env("ENGINE") or defaults.engine,
         precision=_env("PRECISION") or defaults.precision,
+        attributes=parse_attributes(_env("ATTRIBUTES") or ",".join(defaults.attributes)),
         api_keys=parse_api_keys(keys or ""),
         webhook_secret=_env("WEBHOOK_SECRET") or defaults.webhook_secret,
         callback_allow_private=(allow_private or "").lower() in _TRUE,

@@ -11,6 +11,13 @@ class Gender(StrEnum):
     MALE = "male"
 
 
+# The expression classes of the contract, in the order the expression network gives them.
+EXPRESSIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
+# What a result can hold besides the face's box (READFACE_ATTRIBUTES): gender and age always, the
+# expression unless a deployment leaves it out.
+ATTRIBUTES = ("gender", "age", "expression")
+REQUIRED_ATTRIBUTES = ("gender", "age")
+
 # The eight classic Levi-Hassner buckets (that pack reports ages in them).
 AGE_BUCKETS: tuple[tuple[int, int], ...] = (
     (0, 2),

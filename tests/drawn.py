@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from shared.vocabulary import Gender
-from worker.annotate import FaceMarks, Rect, Tag, draw_tag, face_label, place_marks, scaled_box
-from worker.faces import FaceAttributes, FaceBox
+from worker.annotate import FaceMarks, Rect, Tag, draw_tag, face_labels, place_marks, scaled_box
+from worker.faces import FaceAttributes, FaceBox, FaceExpression
 
 
 def rendered_tag(tag: Tag) -> np.ndarray:
@@ -41,13 +41,14 @@ def marks_of(result: dict, drawn_size: tuple[int, int]) -> list[FaceMarks]:
     scale = drawn_size[0] / result["image"]["width"]
     boxes = [scaled_box(FaceBox(**face["box"], score=face["score"]), scale) for face in faces]
     labels = [
-        face_label(
+        face_labels(
             FaceAttributes(
                 Gender(face["gender"]["label"]),
                 face["gender"]["confidence"],
                 face["age"]["years"],
                 face["age"]["range"],
                 face["age"]["confidence"],
+                FaceExpression(**face["expression"]) if "expression" in face else None,
             )
         )
         for face in faces

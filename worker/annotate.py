@@ -1,5 +1,6 @@
 """Draw each face's green box, its number (the result's `#`: 1 is the first face of the JSON) and
-a `Female, 25-32 (97%)` label, legible at any image size and never overlapping.
+a `Female, 25-32 (97%), happy` label (the expression where the pack has one and there is room),
+legible at any image size and never overlapping.
 
 Placement, in the order of the faces (the detector's surest first), so the clearest faces get
 the room first:
@@ -7,9 +8,10 @@ the room first:
   the image ends there), no taller than half the box (not below MIN_FONT_SCALE);
 - the label: on the number's line just after it, else above the box, else below it (aligned
   with the box's left edge, its right edge, or pushed in from the image's edge), at full size,
-  then 80%, 65% and 50%; failing all of those, inside the box along its bottom edge; failing
-  that too, it is left out (the number stays, and the result's row says it all). A label never
-  covers a box, a number or another label, and never leaves the image.
+  then 80%, 65% and 50%, with the expression and else without it; failing all of those, inside
+  the box along its bottom edge (with, then without); failing that too, it is left out (the
+  number stays, and the result's row says it all). A label never covers a box, a number or
+  another label, and never leaves the image.
 """
 
 from __future__ import annotations
@@ -84,10 +86,14 @@ class FaceMarks:
     label: Tag | None  # None: no room for it anywhere (see the module's docstring)
 
 
-def face_label(attributes: FaceAttributes) -> str:
-    """The label text of one face, e.g. `Female, 25-32 (97%)`."""
+def face_labels(attributes: FaceAttributes) -> tuple[str, ...]:
+    """The label texts of one face, the fullest first: `Female, 25-32 (97%), happy`, then
+    without the expression (the only one for packs without an expression network)."""
     percent = round(attributes.gender_confidence * 100)
-    return f"{attributes.gender.capitalize()}, {attributes.age_range} ({percent}%)"
+    short = f"{attributes.gender.capitalize()}, {attributes.age_range} ({percent}%)"
+    if attributes.expression is None:
+        return (short,)
+    return (f"{short}, {attributes.expression.label}", short)
 
 
 def label_scale(width: int, height: int) -> float:
@@ -120,7 +126,7 @@ def annotate(
     else:
         canvas = image.copy()
     line = line_width(size)
-    marks = place_marks(faces, [face_label(a) for a in attributes], size)
+    marks = place_marks(faces, [face_labels(a) for a in attributes], size)
     for mark in marks:
         box = mark.box
         cv2.rectangle(canvas, (box.left, box.top), (box.right - 1, box.bottom - 1), GREEN, line)
@@ -132,9 +138,10 @@ def annotate(
 
 
 def place_marks(
-    faces: Sequence[FaceBox], labels: Sequence[str], image_size: tuple[int, int]
+    faces: Sequence[FaceBox], labels: Sequence[Sequence[str]], image_size: tuple[int, int]
 ) -> list[FaceMarks]:
-    """Where each face's number and label go on an image of this size (see the docstring)."""
+    """Where each face's number and label go on an image of this size (see the docstring);
+    `labels`: each face's label texts, the fullest first."""
     width, height = image_size
     base = label_scale(width, height)
     boxes = [Rect(f.x, f.y, f.width, f.height) for f in faces]
@@ -145,10 +152,10 @@ def place_marks(
     taken = [_grown(tag.rect, gap) for tag in numbers]
     outlines = [_grown(box, gap) for box in boxes]
     marks = []
-    for index, (box, text) in enumerate(zip(boxes, labels, strict=True)):
+    for index, (box, texts) in enumerate(zip(boxes, labels, strict=True)):
         others = [o for i, o in enumerate(outlines) if i != index]
         number = numbers[index]
-        label = _place_label(text, box, number.rect, base, [*others, *taken], image_size, gap)
+        label = _place_label(texts, box, number.rect, base, [*others, *taken], image_size, gap)
         if label is not None:
             taken.append(_grown(label.rect, gap))
         marks.append(FaceMarks(box, number, label))
@@ -168,7 +175,7 @@ def _place_number(text: str, box: Rect, scale: float, image_size: tuple[int, int
 
 
 def _place_label(
-    text: str,
+    texts: Sequence[str],
     box: Rect,
     number: Rect,
     base: float,
@@ -180,12 +187,13 @@ def _place_label(
     for inside in (False, True):
         # Outside its own box first: a label there covers no face at all.
         avoid = obstacles if inside else [*obstacles, box]
-        for shrink in LABEL_SHRINK:
-            scale = _fitting_scale(text, max(MIN_FONT_SCALE, base * shrink), image_w)
-            width, height = _tag_size(text, scale)
-            for rect in _label_spots(box, number, width, height, inside, image_w, gap):
-                if rect.within(image_w, image_h) and not any(rect.overlaps(o) for o in avoid):
-                    return Tag(text, rect, scale)
+        for text in texts:
+            for shrink in LABEL_SHRINK:
+                scale = _fitting_scale(text, max(MIN_FONT_SCALE, base * shrink), image_w)
+                width, height = _tag_size(text, scale)
+                for rect in _label_spots(box, number, width, height, inside, image_w, gap):
+                    if rect.within(image_w, image_h) and not any(rect.overlaps(o) for o in avoid):
+                        return Tag(text, rect, scale)
     return None
 
 

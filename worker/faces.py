@@ -19,11 +19,22 @@ class FaceBox:
 
 
 @dataclass(frozen=True, slots=True)
+class FaceExpression:
+    """The expression network's answer for one face: the likeliest class, its probability, and
+    every class's probability (shared.vocabulary.EXPRESSIONS, summing to 1)."""
+
+    label: str
+    confidence: float
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class FaceAttributes:
-    """What the classifiers say of one face."""
+    """What the classifiers say of one face (an expression only from packs that have one)."""
 
     gender: Gender
     gender_confidence: float
     age_years: float
     age_range: str
     age_confidence: float
+    expression: FaceExpression | None = None

@@ -85,6 +85,29 @@ class PipelineOptions:
     # on congress (negative log-likelihood; 0.98 and 1.20 on its halves).
     gender_temperature: float = 1.114
 
+    # face-api (the default pack): chips of 112x112 cut with dlib's geometry at these paddings,
+    # the networks' outputs averaged over them. On congress (age map and spread fitted out of
+    # fold, `python -m bench.calibration`) one chip at 0.2 put 85.0% in range with MAE 5.19
+    # against the House point guesses; 0.15 to 0.35 put 82.5-85.8% (MAE 5.08-5.56). Two chips
+    # (0.2 and 0.3: 87.8%, MAE 5.00) would double the forwards per face.
+    faceapi_paddings: tuple[float, ...] = (0.2,)
+    # years = np.interp(the network's age, faceapi_age_knots, faceapi_age_calibrated): the
+    # inverse of its response curve on congress, fitted as the cydral pack's age map is (it reads
+    # older members younger: 69.35 for 70). Out of fold on congress: 85.0% in range against
+    # 84.1% without, MAE 5.19 against 5.53, 80% ranges 15 years wide instead of 17; on utkface
+    # (evaluation only) MAE 5.17 against 5.02.
+    faceapi_age_knots: tuple[float, ...] = (0.0, 25.0, 39.19, 51.76, 69.35, 95.08)
+    faceapi_age_calibrated: tuple[float, ...] = (0.0, 25.0, 40.0, 55.0, 70.0, 85.0)
+    # The true age's spread around the estimate: sd = base + slope * years, fitted by maximum
+    # likelihood of the House point guesses' residuals (slope >= 0). The fit is flat, about 6
+    # years at any age (congress has nobody under 25 to show otherwise), and held out no worse
+    # than a constant and better than a share of the estimate.
+    faceapi_age_spread: tuple[float, float] = (5.903, 0.008)
+    # P(male)'s log-odds are divided by this temperature, fitted on congress with Platt's
+    # smoothed targets (the network is right on every congress face, and plain likelihood then
+    # fits certainty); 0.946 and 0.985 on its halves.
+    faceapi_gender_temperature: float = 0.791
+
     # Levi-Hassner: context around the detector box; the networks were trained on loosely
     # cropped faces. A round value, not fitted to any labels.
     levi_hassner_margin: float = 0.2
@@ -93,6 +116,15 @@ class PipelineOptions:
 # What readface ships; benchmarks derive their variants from it.
 SHIPPED = PipelineOptions()
 
-# The options that only post-process the networks' outputs (benchmarks refit them from cached
-# outputs; every other option changes what the networks see).
-CALIBRATION_FIELDS = frozenset({"age_knots", "age_calibrated", "age_spread", "gender_temperature"})
+# The options that only post-process the networks' outputs, per pack kind (benchmarks refit them
+# from cached outputs; every other option changes what the networks see).
+CYDRAL_CALIBRATION = frozenset({"age_knots", "age_calibrated", "age_spread", "gender_temperature"})
+FACEAPI_CALIBRATION = frozenset(
+    {
+        "faceapi_age_knots",
+        "faceapi_age_calibrated",
+        "faceapi_age_spread",
+        "faceapi_gender_temperature",
+    }
+)
+CALIBRATION_FIELDS = CYDRAL_CALIBRATION | FACEAPI_CALIBRATION

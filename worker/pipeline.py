@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from shared.manifest import Pack, load_pack
 from shared.settings import Settings
+from shared.vocabulary import ATTRIBUTES
 from worker.annotate import annotate, encode_jpeg
 from worker.decode import DecodedImage, decode_image
 from worker.faces import FaceAttributes, FaceBox
@@ -31,9 +33,15 @@ class Pipeline:
     """A verified, loaded model pack and the settings that shape its output."""
 
     def __init__(
-        self, pack: Pack, models: PackModels, min_face_score: float, max_pixels: int
+        self,
+        pack: Pack,
+        models: PackModels,
+        min_face_score: float,
+        max_pixels: int,
+        attributes: Sequence[str] = ATTRIBUTES,
     ) -> None:
         self.pack = pack
+        self.version = pack.version(attributes)
         self.detector = models.detector
         self.attributes = models.attributes
         self.engine = models.engine
@@ -77,7 +85,7 @@ class Pipeline:
             ],
             "model": {
                 "pack": self.pack.name,
-                "version": self.pack.fingerprint,
+                "version": self.version,
                 "engine": self.engine.name,
                 "precision": self.engine.precision,
             },
@@ -97,7 +105,7 @@ def _full_size_box(face: FaceBox, image: DecodedImage) -> FaceBox:
 
 
 def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:
-    return {
+    face_json: dict[str, Any] = {
         "box": {"x": face.x, "y": face.y, "width": face.width, "height": face.height},
         "score": face.score,
         "gender": {"label": attrs.gender, "confidence": attrs.gender_confidence},
@@ -107,6 +115,13 @@ def _face_json(face: FaceBox, attrs: FaceAttributes) -> dict[str, Any]:
             "confidence": attrs.age_confidence,
         },
     }
+    if attrs.expression is not None:  # absent, never null, without an expression network
+        face_json["expression"] = {
+            "label": attrs.expression.label,
+            "confidence": attrs.expression.confidence,
+            "scores": attrs.expression.scores,
+        }
+    return face_json
 
 
 def load_pipeline(
@@ -116,14 +131,18 @@ def load_pipeline(
     options: PipelineOptions = SHIPPED,
 ) -> Pipeline:
     """Load the pack named (or the configured one) with the accuracy choices of `options` on the
-    configured engine and precision, warmed up and ready; its files are verified first unless
+    configured engine and precision (the expression network only if READFACE_ATTRIBUTES keeps
+    it), warmed up and ready; its files are verified first unless
     the caller already did (a worker verifies once, before its processes fork). Call it in the
     process that will analyse: engines are created per process."""
     pack = load_pack(pack_name or settings.model_pack)
     if not verified:
         verify_pack(pack, settings.model_dir)
     engine = load_engine(settings.engine, settings.precision)
-    models = load_models(pack, settings.model_dir, options, engine)
-    pipeline = Pipeline(pack, models, settings.min_face_score, settings.max_pixels)
+    expression = "expression" in settings.attributes
+    models = load_models(pack, settings.model_dir, options, engine, expression)
+    pipeline = Pipeline(
+        pack, models, settings.min_face_score, settings.max_pixels, settings.attributes
+    )
     pipeline.warm_up()
     return pipeline

@@ -2,7 +2,8 @@
 
 const CSV_COLUMNS = [
   "file", "id", "status", "face", "gender", "gender_confidence", "age_years", "age_range",
-  "age_confidence", "box_x", "box_y", "box_width", "box_height", "error",
+  "age_confidence", "expression", "expression_confidence", "box_x", "box_y", "box_width",
+  "box_height", "error",
 ];
 
 // Quoted when needed; a leading = + - @ is defused so a spreadsheet never runs a file name as a
@@ -29,6 +30,9 @@ function csvRows(entry) {
     age_years: face.age.years,
     age_range: face.age.range,
     age_confidence: face.age.confidence,
+    // Empty where the server's pack has no expression network (or leaves it out).
+    expression: face.expression ? face.expression.label : "",
+    expression_confidence: face.expression ? face.expression.confidence : "",
     box_x: face.box.x,
     box_y: face.box.y,
     box_width: face.box.width,

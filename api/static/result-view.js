@@ -4,6 +4,8 @@
 import { plural } from "./messages.js";
 
 const UNSURE_BELOW = 0.7;
+// Seven expressions share the probability: under half, the likeliest is as likely wrong as not.
+const EXPRESSION_UNSURE_BELOW = 0.5;
 // worker/annotate.py draws its number tags in Hershey digits at a font scale of 1/900 of the
 // shorter side (never under 0.35), no taller than half the box.
 const MIN_FONT_SCALE = 0.35;
@@ -95,7 +97,11 @@ function cells(face) {
   range.textContent = face.age.range.replace("-", "–");
   age.append(`${Math.round(face.age.years)}, likely `, range,
     ` (${percent(face.age.confidence)})${unsure(face.age.confidence)}`);
-  return [gender, age];
+  if (!face.expression) return [gender, age];
+  const { label, confidence } = face.expression;
+  const expression = `${capitalized(label)} ${percent(confidence)}` +
+    (confidence < EXPRESSION_UNSURE_BELOW ? ", uncertain" : "");
+  return [gender, age, expression];
 }
 
 function fillTable(card, faces) {
@@ -116,6 +122,9 @@ function fillTable(card, faces) {
     cells(face).forEach((content) => { row.insertCell().append(content); });
   });
   card.querySelector(".key").hidden = faces.length === 0;
+  // The column and its note only where the server's pack estimates expressions.
+  const expressions = faces.some((face) => face.expression);
+  card.querySelectorAll(".expression").forEach((element) => { element.hidden = !expressions; });
 }
 
 // Rows and boxes light up together: the row under the pointer and the focused row.

@@ -68,3 +68,13 @@ def test_every_installed_package_is_pinned(image: str) -> None:
 def test_worker_image_has_no_gpu_or_npu_plugin() -> None:
     found = run_in(WORKER_IMAGE, "find", "/venv", "-name", "libopenvino_intel_*_plugin.so")
     assert [p.rsplit("/", 1)[1] for p in found.split()] == ["libopenvino_intel_cpu_plugin.so"]
+
+
+def test_worker_image_has_no_node_but_the_default_packs_npm_models() -> None:
+    # npm fetched the face-api tarball in the build stage; only the verified files came along.
+    found = run_in(WORKER_IMAGE, "sh", "-c", "command -v node npm nodejs || echo none")
+    assert found == "none"
+    files = run_in(WORKER_IMAGE, "ls", MODELS).split()
+    assert {"age_gender_model.onnx", "face_expression_model.onnx", "emotion_model.onnx"} <= set(
+        files
+    )

@@ -123,7 +123,7 @@ def test_env_example_lists_every_compose_setting() -> None:
 def test_worker_start_up_refuses_a_broken_model_dir(tmp_path: Path, problem: str) -> None:
     for spec in load_pack("default").files:
         shutil.copyfile(MODEL_DIR / spec.name, tmp_path / spec.name)
-    victim = tmp_path / "age-v1.onnx"
+    victim = tmp_path / "age_gender_model.onnx"
     if problem == "missing":
         victim.unlink()
     else:
@@ -132,7 +132,7 @@ def test_worker_start_up_refuses_a_broken_model_dir(tmp_path: Path, problem: str
         victim.write_bytes(bytes(data))
     run = start_worker_expecting_refusal(READFACE_MODEL_DIR=str(tmp_path))
     assert run.returncode != 0
-    assert f"age-v1.onnx: {problem}" in run.stderr
+    assert f"age_gender_model.onnx: {problem}" in run.stderr
 
 
 def test_worker_start_up_refuses_an_unknown_log_format() -> None:

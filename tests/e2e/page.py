@@ -127,7 +127,7 @@ def wait_until_all_settled(browser: WebDriver, count: int, timeout: float) -> di
 
 
 def face_rows(card: WebElement) -> list[list[str]]:
-    """The faces table's rows as text: number, gender, age."""
+    """The faces table's rows as text: number, gender, age, expression."""
     rows = card.find_elements(By.CSS_SELECTOR, "table.faces tbody tr")
     return [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")] for row in rows]
 

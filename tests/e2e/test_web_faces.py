@@ -100,7 +100,7 @@ def test_a_pasted_photo_is_analysed_and_every_result_downloads_as_csv_and_json(
     assert cards(browser)[0].find_element(By.CLASS_NAME, "name").text == "pasted-1.png"
     choose_files(browser, empty)
     wait_for_status(browser, "empty")
-    [[number, gender, age]] = face_rows(cards(browser)[1])
+    [[number, gender, age, expression]] = face_rows(cards(browser)[1])
 
     browser.find_element(By.ID, "download-csv").click()
     with downloaded(folder, "readface-results.csv").open(newline="") as file:
@@ -114,6 +114,9 @@ def test_a_pasted_photo_is_analysed_and_every_result_downloads_as_csv_and_json(
     assert face["face"] == number == "1" and gender.startswith(face["gender"].capitalize())
     assert age.startswith(f"{round(float(face['age_years']))}, likely ")
     assert face["age_range"].replace("-", "–") in age
+    assert face["expression"] == "happy"
+    confidence = round(100 * float(face["expression_confidence"]))
+    assert expression == f"Happy {confidence}%"
     assert int(face["box_width"]) > 50
 
     browser.find_element(By.ID, "download-json").click()

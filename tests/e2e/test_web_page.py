@@ -42,13 +42,16 @@ def test_upload_shows_faces_annotated_image_errors_and_dedup(
     card = cards(browser)[0]
     assert card.find_element(By.CSS_SELECTOR, "h3.name").text == "astronaut.jpg"
     headers = card.find_elements(By.CSS_SELECTOR, "table.faces thead th")
-    assert [h.text for h in headers] == ["#", "Gender", "Age"]  # coordinates: in the JSON only
+    # coordinates: in the JSON only
+    assert [h.text for h in headers] == ["#", "Gender", "Age", "Expression"]
     [row] = face_rows(card)
     assert row[0] == "1" and re.fullmatch(r"Female \d+%", row[1]), row
     assert re.fullmatch(r"\d+, likely \d+–\d+ \(\d+%\)", row[2]), row
+    assert re.fullmatch(r"Happy \d+%", row[3]), row  # she smiles broadly
     caption = card.find_element(By.TAG_NAME, "caption").text
     assert "1 is the face the detector is surest of" in caption
-    assert "how sure the model is" in card.find_element(By.CLASS_NAME, "key").text
+    key = card.find_element(By.CLASS_NAME, "key").text
+    assert "how sure the model is" in key and "an expression under 50%" in key
     assert wait_for_image(browser, card.find_element(By.CSS_SELECTOR, "img.annotated")) == 512
     json_link = card.find_element(By.CSS_SELECTOR, "a.json-link").get_attribute("href") or ""
     assert re.search(r"/v1/analyses/[0-9a-f]{64}$", json_link)

@@ -31,6 +31,7 @@ def test_submit_then_poll_gives_the_faces(api: Api, store: Store) -> None:
     assert done["status"] == "succeeded" and done["finished_at"]
     [face] = done["result"]["faces"]
     assert face["gender"]["label"] == "female"
+    assert face["expression"]["label"] == "happy"
     assert done["result"]["model"]["pack"] == "default"
     assert store.upload(body["id"]) is None  # the raw upload is gone once processed
 

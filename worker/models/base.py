@@ -1,5 +1,5 @@
 """What the pipeline asks of its models: a face detector, and an attribute model (one per pack
-kind) with the batch that travels between its two steps."""
+kind) with the batches that travel between its two steps."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from worker.models.engine import Network
 @dataclass(frozen=True, slots=True)
 class FaceInputs:
     """Per-network input batches (NCHW float32) for the faces of one image, in face order, with
-    `views` consecutive inputs per face (test-time augmentation) whose outputs are averaged."""
+    `views` consecutive inputs per face (test-time augmentation) whose outputs are averaged. A
+    kind whose networks share their chips passes the same array for each; the expression batches
+    only for models with expression networks loaded (`expression_grey`: a second network's)."""
 
     gender: np.ndarray
     age: np.ndarray
     views: int
+    expression: np.ndarray | None = None
+    expression_grey: np.ndarray | None = None
 
 
 class FaceDetector(Protocol):
@@ -31,10 +35,13 @@ class FaceDetector(Protocol):
 
 
 class AttributeModel(Protocol):
-    """Gender and age for faces: prepare network inputs for them, then classify them."""
+    """Gender and age (and the expression, where the model has a network for it) for faces:
+    prepare network inputs for them, then classify them. One network may serve several
+    attributes (then it is named by each)."""
 
     gender_net: Network
     age_net: Network
+    expression_net: Network | None
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs: ...
 

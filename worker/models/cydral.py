@@ -126,6 +126,7 @@ class CydralModel:
     ) -> None:
         self.landmarker = landmarker
         self.gender_net, self.age_net = gender_net, age_net
+        self.expression_net: Network | None = None
         self.options = options
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
@@ -154,7 +155,11 @@ class CydralModel:
 
 
 def load(
-    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, engine: Engine
+    model_dir: Path,
+    roles: Mapping[str, str],
+    options: PipelineOptions,
+    engine: Engine,
+    expression: bool = False,
 ) -> CydralModel:
     """The pack's landmark model and its gender and age networks (ONNX, on `engine`; their
     batches vary with the number of faces, so no input shape is known in advance)."""

@@ -26,6 +26,7 @@ class LeviHassnerModel:
 
     def __init__(self, gender_net: Network, age_net: Network, options: PipelineOptions) -> None:
         self.gender_net, self.age_net = gender_net, age_net
+        self.expression_net: Network | None = None
         self.options = options
 
     def prepare(self, image: np.ndarray, faces: list[FaceBox]) -> FaceInputs:
@@ -67,7 +68,11 @@ class LeviHassnerModel:
 
 
 def load(
-    model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, engine: Engine
+    model_dir: Path,
+    roles: Mapping[str, str],
+    options: PipelineOptions,
+    engine: Engine,
+    expression: bool = False,
 ) -> LeviHassnerModel:
     """The pack's gender and age networks (Caffe weights and prototxt each). They run in cv2.dnn
     whatever the engine: only res10 has an ONNX conversion (its converter has no LRN or
