@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,11 +128,13 @@ class Api:
 
 
 class RedisServer:
-    """A throwaway redis-server on a free port that a test can stop and start again."""
+    """A throwaway redis-server on a free port that a test can stop and start again; with
+    maxmemory, writes past it fail (noeviction), as in production."""
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, maxmemory: str | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
+        self.maxmemory = maxmemory
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -140,7 +142,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.process = start_redis(self.port, self.data_dir)
+        self.process = start_redis(self.port, self.data_dir, maxmemory=self.maxmemory)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -149,8 +151,10 @@ class RedisServer:
 
 
 @contextmanager
-def running_redis(data_dir: Path | None = None) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir)
+def running_redis(
+    data_dir: Path | None = None, maxmemory: str | None = None
+) -> Iterator[RedisServer]:
+    server = RedisServer(data_dir, maxmemory)
     server.start()
     try:
         yield server
@@ -260,7 +264,7 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
+def submit_all(api: Api, payloads: Iterable[bytes]) -> list[str]:
     ids = []
     for data in payloads:
         response = api.submit(data)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from itertools import islice
 
 from shared.blobs.base import BlobInfo, BlobStore
-from shared.blobs.names import KINDS, ORPHAN_SECONDS, owner_of
+from shared.blobs.names import ANNOTATED, KINDS, ORPHAN_SECONDS, UPLOADS, owner_of
 from shared.store import Store
 
 BATCH = 500
+# The job hash field that names each kind of blob (shared/store/keys.py).
+_JOB_FIELDS = {UPLOADS: "upload", ANNOTATED: "annotated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def _unnamed(store: Store, old: list[BlobInfo]) -> set[str]:
     """The names among these that no job names now (unreadable names included)."""
     owners = [(blob.name, owner_of(blob.name)) for blob in old]
     known = [(name, owner) for name, owner in owners if owner is not None]
-    tokens = store.named_blobs([(o.kind, o.tenant, o.analysis_id) for _, o in known])
+    tokens = store.named_blobs([(_JOB_FIELDS[o.kind], o.tenant, o.analysis_id) for _, o in known])
     pairs = zip(known, tokens, strict=True)
     named = {name for (name, owner), token in pairs if token == owner.token}
     return {name for name, _ in owners} - named

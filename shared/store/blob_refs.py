@@ -8,9 +8,6 @@ from typing import cast
 
 from shared.store.keys import KeyedStore
 
-# The job hash field that names each kind of blob (shared/blobs/names.py kinds).
-_FIELDS = {"uploads/": "upload", "annotated/": "annotated"}
-
 
 class BlobRefs(KeyedStore):
     """The blob-keeping part of the Store."""
@@ -31,10 +28,10 @@ class BlobRefs(KeyedStore):
         return bool(taken)
 
     def named_blobs(self, blobs: Sequence[tuple[str, str, str]]) -> list[str | None]:
-        """For each (kind, tenant, id), the token of the blob of that kind its job names now
-        (None if the job is gone or names none), read in one round trip."""
+        """For each (job field, tenant, id), the blob token that field of the job holds now
+        (`upload` or `annotated`; None if the job is gone or names none), in one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
-            for kind, tenant, analysis_id in blobs:
-                pipe.hget(self.analysis_key("job", analysis_id, tenant), _FIELDS[kind])
+            for field, tenant, analysis_id in blobs:
+                pipe.hget(self.analysis_key("job", analysis_id, tenant), field)
             found = cast(list[bytes | None], pipe.execute())
         return [token.decode() if token else None for token in found]
