@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 10
         while list((stack.blob_dir / "uploads").iterdir()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        blobs = {kind: list((stack.blob_dir / kind).iterdir()) for kind in ("uploads", "annotated")}
+        uploads_left = len(list((stack.blob_dir / "uploads").iterdir()))
+        images = [p.stat().st_size for p in (stack.blob_dir / "annotated").iterdir()]
     accepted = [o for o in outcomes if o["accepted"]]
     ids = {o["id"] for o in accepted}
     latencies = [o["ms"] for o in accepted]
@@ -146,10 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "redis_bytes_per_analysis": (memory_after - memory_before) / max(1, len(ids)),
         "keys_without_ttl": len(without_ttl),
-        "uploads_left": len(blobs["uploads"]),
-        "annotated_images": len(blobs["annotated"]),
-        "blob_bytes_per_analysis": sum(p.stat().st_size for p in blobs["annotated"])
-        / max(1, len(ids)),
+        "uploads_left": uploads_left,
+        "annotated_images": len(images),
+        "blob_bytes_per_analysis": sum(images) / max(1, len(ids)),
     }
     print(
         table(

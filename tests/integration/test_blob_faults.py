@@ -4,12 +4,15 @@ whose upload was lost ends with a clear failure."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from shared.blobs.analyses import UploadMissing
+from shared.blobs.names import ORPHAN_SECONDS
 from shared.celery_app import ANALYZE_TASK, create_celery_app, task_args
 from shared.settings import Settings
 from shared.store import Store
@@ -112,3 +115,21 @@ def test_a_worker_waits_out_a_blob_store_failure(tmp_path: Path) -> None:
             done = api.wait_done(analysis_id)
             assert done["status"] == "succeeded"
             assert api.get(f"/v1/analyses/{analysis_id}/annotated").status_code == 200
+
+
+def test_a_worker_sweeps_orphaned_blobs_and_recounts_the_store() -> None:
+    with running_redis() as server:
+        blobs = blob_dir_for(server.url)
+        orphan = blobs / "uploads" / f"{'a' * 64}.{'b' * 16}"  # a crash before its claim
+        orphan.parent.mkdir(parents=True)
+        orphan.write_bytes(b"orphan")
+        long_ago = time.time() - ORPHAN_SECONDS - 1
+        os.utime(orphan, (long_ago, long_ago))
+        fresh = blobs / "uploads" / f"{'c' * 64}.{'d' * 16}"  # its claim may still come
+        fresh.write_bytes(b"fresh")
+        store = store_for(server.url)
+        store.count_blob_bytes(10**9)  # a count gone astray
+        with running_worker(service_env(server.url, READFACE_BLOB_SWEEP_SECONDS="1")):
+            poll(lambda: not orphan.exists(), 60, "the blob sweeper to delete the orphan")
+            poll(lambda: store.blob_bytes() == len(b"fresh"), 10, "the sweep to recount")
+        assert fresh.exists()
