@@ -7,6 +7,8 @@ the two so that a crash leaves at most a blob no job names, which the blob sweep
 - end (worker): the annotated image is written before the job ends and names it; the job ends
   first and the upload is deleted after, so a Redis blip between them never loses an upload.
 - delete (API): the keys go in one step that returns the names, then the blobs.
+A step that cannot tell whether Redis kept its write (a failed claim, a reply lost) leaves its
+blob to the sweeper, which keeps it as long as a job names it.
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ class AnalysisBlobs:
         return claim
 
     def withdraw(self, job: Job) -> None:
-        """Undo a claim whose task could not be sent: the job, then its upload."""
+        """Undo a claim whose task could not be sent. Its upload is left to the blob sweeper:
+        after a failover (the reason the API withdraws a claim) the promoted replica may still
+        hold the job, naming it, and the sweeper deletes only what no job names."""
         self.store.release(job)
-        self._discard_upload(job.id, job.upload, job.size)
 
     def upload_of(self, job: Job) -> bytes:
         """A pending job's uploaded bytes; UploadMissing if the blob store has lost them."""

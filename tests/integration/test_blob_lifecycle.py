@@ -86,12 +86,17 @@ def test_uploads_that_find_the_job_in_flight_or_done_leave_no_blob(
     assert analyses.store.blob_bytes() == len(b"annotated jpeg")
 
 
-def test_a_withdrawn_claim_leaves_nothing(analyses: AnalysisBlobs, redis_url: str) -> None:
+def test_a_withdrawn_claim_holds_nothing_and_its_upload_is_swept(
+    analyses: AnalysisBlobs, redis_url: str
+) -> None:
     job = claimed(analyses, astronaut_jpeg(43), "client")
     analyses.withdraw(job)
     assert list(analyses.store.scan_keys(job.id)) == []
-    assert blobs_of(redis_url, job.id) == []
     assert analyses.store.redis.get(analyses.store.key("pending_bytes", "client")) == b"0"
+    # a promoted replica could still hold the job: the sweeper decides, by the job
+    later = time.time() + ORPHAN_SECONDS + 1
+    assert sweep_blobs(analyses.store, analyses.blobs, now=later).orphaned == 1
+    assert blobs_of(redis_url, job.id) == []
     assert analyses.store.blob_bytes() == 0
 
 
