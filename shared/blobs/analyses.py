@@ -13,6 +13,7 @@ blob to the sweeper, which keeps it as long as a job names it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -152,11 +153,13 @@ class AnalysisBlobs:
             self._discard(self._upload_name(analysis_id, token), size)
 
     def _discard(self, name: str, size: int = 0) -> None:
-        """Delete a blob that no job names (any more): with the blob store or Redis down, leave
-        it to the blob sweeper rather than fail what was done."""
+        """Delete a blob that no job names (any more), rather than fail what was done: with the
+        blob store down, the blob sweeper deletes it later; with Redis down, recounts it."""
         try:
             self.blobs.delete(name)
-            if size:
-                self.store.count_blob_bytes(-size)
-        except (BlobUnavailable, redis.RedisError) as error:
+        except BlobUnavailable as error:
             log.warning("blob %s is left for the sweeper: %s", name, error)
+            return
+        if size:
+            with contextlib.suppress(redis.RedisError):  # the next blob sweep recounts
+                self.store.count_blob_bytes(-size)
