@@ -22,7 +22,8 @@ setup: .setup-stamp system-deps
 	touch $@
 
 # Debian packages the tests need: redis-server (the tests start their own), chromium and its
-# driver (browser test), docker-compose (validates the compose file). Installed only if missing.
+# driver (browser test), docker-compose (validates the compose file), OpenStack Swift and memcached
+# (a real S3 server for the s3:// blob store tests). Installed only if missing.
 system-deps:
 	@bash scripts/system-deps.sh
 

@@ -14,6 +14,7 @@ from api.metrics import Metrics
 from api.operations import operations_bp
 from api.uploads import FORM_OVERHEAD_BYTES
 from api.web import web_bp
+from shared.blobs import BlobStoreFull, BlobUnavailable, open_blob_store
 from shared.celery_app import create_celery_app
 from shared.errors import ReadfaceError, Unavailable
 from shared.logs import configure_logging
@@ -22,6 +23,8 @@ from shared.settings import Settings, get_settings
 from shared.store import Store
 
 RETRY_AFTER_SECONDS = 5
+# A full blob store frees room as jobs end, results expire and the blob sweeper passes.
+FULL_RETRY_AFTER_SECONDS = 30
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["readface"] = {
         "settings": settings,
         "store": Store(settings),
+        "blobs": open_blob_store(settings),
         "celery": create_celery_app(settings),
         "metrics": Metrics(settings),
         # Read once: every upload is checked against the current pack's results.
@@ -76,6 +80,17 @@ def _install_error_handlers(app: Flask) -> None:
             Unavailable(
                 "The job store is unavailable; try again shortly.", retry_after=RETRY_AFTER_SECONDS
             )
+        )
+
+    @app.errorhandler(BlobUnavailable)
+    def _blobs_down(error: BlobUnavailable) -> Response:
+        app.logger.warning("blob store unavailable: %s", error)
+        if isinstance(error, BlobStoreFull):
+            message, retry_after = "The blob store is full", FULL_RETRY_AFTER_SECONDS
+        else:
+            message, retry_after = "The blob store is unavailable", RETRY_AFTER_SECONDS
+        return error_response(
+            Unavailable(f"{message}; try again shortly.", retry_after=retry_after)
         )
 
     @app.errorhandler(HTTPException)

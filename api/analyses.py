@@ -67,17 +67,18 @@ def submit() -> Response:
         url = check_callback_url(upload.callback_url, settings.callback_allow_private)
         callback = Callback.for_url(url)
     analysis_id = analysis_id_for(upload.data)
-    store = context.tenant_store()
-    claim = store.claim(analysis_id, upload.data, context.fingerprint(), callback, g.client)
+    analyses = context.analyses()
+    claim = analyses.offer(analysis_id, upload.data, context.fingerprint(), callback, g.client)
     if claim.analysis is None:
         raise _refusal(claim.outcome, settings.max_queued_bytes_per_client)
     if claim.outcome is ClaimOutcome.CLAIMED:
+        store = analyses.store
         primary = store.primary()  # the Redis primary the claim went to (Sentinel fails over)
         try:
             context.celery().send_task(ANALYZE_TASK, args=task_args(g.tenant, analysis_id))
             store.confirm_enqueued(claim.analysis.job, primary)
         except Exception:
-            store.release(claim.analysis.job)
+            analyses.withdraw(claim.analysis.job)
             raise
     elif claim.outcome is ClaimOutcome.STORED and callback is not None:
         # the analysis is done: deliver to the new URL at once
@@ -141,7 +142,7 @@ def annotated(analysis_id: str) -> Response:
         raise AnalysisFailed(f"Analysis {analysis_id} failed: {job.error_message}")
     if job.status is not JobStatus.SUCCEEDED:
         raise NotReady(f"Analysis {analysis_id} is {job.status.value}; try again when it is done.")
-    image = context.tenant_store().annotated(analysis_id)
+    image = context.analyses().annotated_image(job)
     if image is None:
         raise NotFound(f"The annotated image of {analysis_id} has expired.")
     response = Response(image, mimetype="image/jpeg")
@@ -151,6 +152,6 @@ def annotated(analysis_id: str) -> Response:
 
 @analyses_bp.delete("/<analysis_id>")
 def delete(analysis_id: str) -> Response:
-    if not context.tenant_store().delete(_checked_id(analysis_id)):
+    if not context.analyses().delete(_checked_id(analysis_id)):
         raise _not_found(analysis_id)
     return Response(status=204)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from celery import Celery
 from flask import current_app, g
 
+from shared.blobs.analyses import AnalysisBlobs
 from shared.settings import Settings
 from shared.store import Store
 
@@ -25,6 +26,11 @@ def store() -> Store:
 def tenant_store() -> Store:
     """The store scoped to the caller's tenant (api/guard.py sets it on every /v1 request)."""
     return store().for_tenant(g.tenant)
+
+
+def analyses() -> AnalysisBlobs:
+    """The caller's tenant's analyses: its store and the blob store their bytes live in."""
+    return AnalysisBlobs(tenant_store(), current_app.extensions["readface"]["blobs"])
 
 
 def celery() -> Celery:

@@ -54,7 +54,10 @@ _V1_ERRORS = {
     "414": _error(f"Request line over {MAX_REQUEST_LINE_BYTES:,} bytes (uri_too_long)"),
     "431": _error("Request headers too large (headers_too_large)"),
     "429": _error("Too many requests from this client (rate_limited)", _RETRY_AFTER),
-    "503": _error("Redis or the broker is down (unavailable)", _RETRY_AFTER),
+    "503": _error(
+        "Redis, the broker or the blob store is down, or the blob store is full (unavailable)",
+        _RETRY_AFTER,
+    ),
 }
 _STATUS = {
     "type": "object",

@@ -1,5 +1,6 @@
 """Bounded load from a second process: many submissions in flight, duplicates mixed in, against
-two worker processes. Nothing accepted may be lost, and deduplicated ids run once.
+two worker processes. Nothing accepted may be lost, deduplicated ids run once, and no upload is
+left in the blob store.
 
     python -m bench.load [--submissions 1000] [--distinct 320] [--concurrency 32]
 """
@@ -120,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         executions = int(client.get("readface:stats:executions") or 0)
         keys = list(client.scan_iter(match="readface:*", count=1000))
         without_ttl = [k for k in keys if client.ttl(k) == -1 and b":stats:" not in k]
+        # every job has ended: its worker deletes its upload right after (no upload is left)
+        deadline = time.monotonic() + 10
+        while list((stack.blob_dir / "uploads").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        uploads_left = len(list((stack.blob_dir / "uploads").iterdir()))
+        images = [p.stat().st_size for p in (stack.blob_dir / "annotated").iterdir()]
     accepted = [o for o in outcomes if o["accepted"]]
     ids = {o["id"] for o in accepted}
     latencies = [o["ms"] for o in accepted]
@@ -140,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "redis_bytes_per_analysis": (memory_after - memory_before) / max(1, len(ids)),
         "keys_without_ttl": len(without_ttl),
+        "uploads_left": uploads_left,
+        "annotated_images": len(images),
+        "blob_bytes_per_analysis": sum(images) / max(1, len(ids)),
     }
     print(
         table(
@@ -149,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     save("load", summary)
-    ok = summary["lost"] == 0 and summary["duplicate_executions"] == 0 and not without_ttl
+    ok = (
+        summary["lost"] == 0
+        and summary["duplicate_executions"] == 0
+        and not without_ttl
+        and summary["uploads_left"] == 0
+    )
     return 0 if ok else 1
 
 

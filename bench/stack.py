@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -41,6 +42,8 @@ class Stack:
     redis_url: str
     # "API", "worker" (analyses), "callbacks worker": the leader of each process group
     processes: Mapping[str, subprocess.Popen[bytes]]
+    # the file:// blob store of the stack's uploads and annotated images, removed with it
+    blob_dir: Path
 
 
 def _wait(check, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -68,15 +71,17 @@ def _workers_answering(control: Control, names: set[str]) -> bool:
 def local_stack(
     workers: int, api_resolv_conf: Path | None = None, **settings: str
 ) -> Iterator[Stack]:
-    """Redis on a free port (no persistence), the workers as `readface up` starts them
-    (`workers` analysis processes, and callbacks on threads) and the API, with `api_resolv_conf`
-    as its /etc/resolv.conf if given (tests/dns.py); their output goes to LOG."""
+    """Redis on a free port (no persistence), a blob directory of its own, the workers as
+    `readface up` starts them (`workers` analysis processes, and callbacks on threads) and the
+    API, with `api_resolv_conf` as its /etc/resolv.conf if given (tests/dns.py); their output
+    goes to LOG."""
     with ExitStack() as cleanup:
         log = cleanup.enter_context(open_log())
         redis_port, api_port = free_port(), free_port()
         redis_process = start_redis(redis_port, None)
         cleanup.callback(stop, redis_process)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        blob_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-blobs-")))
         env = {
             **os.environ,
             "READFACE_REDIS_URL": redis_url,
@@ -84,6 +89,7 @@ def local_stack(
             "READFACE_MODEL_DIR": str(REPO / "models"),
             "READFACE_LOG_LEVEL": "WARNING",
             "READFACE_RATE_LIMIT_PER_MINUTE": "1000000",
+            "READFACE_BLOB_URL": blob_dir.as_uri(),
             **settings,
         }
         names = {"worker": f"bench{api_port}", "callbacks worker": f"bench{api_port}-callbacks"}
@@ -112,4 +118,4 @@ def local_stack(
         # /readyz is satisfied by either worker: wait for both, the analyses' one above all
         control = create_celery_app(Settings(redis_url=redis_url)).control
         _wait(lambda: _workers_answering(control, set(names.values())), "both workers")
-        yield Stack(url, redis_url, processes)
+        yield Stack(url, redis_url, processes, blob_dir)

@@ -32,10 +32,11 @@ from worker.metrics import MULTIPROC_DIR_VARIABLE, metrics_address
 
 STOP_TIMEOUT_SECONDS = 20
 READY_TIMEOUT_SECONDS = 120
-# The embedded Redis holds uploads, results and annotated images; past this, writes fail (the
-# API answers 503) rather than evicting anything that was accepted.
+# The embedded Redis holds jobs and results (the bytes are in the blob store); past this, writes
+# fail (the API answers 503) rather than evicting anything that was accepted.
 EMBEDDED_REDIS_MAXMEMORY = "1gb"
-# A deleted photo's bytes stay in the append-only file until it is rewritten: at most this long.
+# A deleted analysis's result stays in the append-only file until it is rewritten: at most this
+# long.
 AOF_REWRITE_SECONDS = 600
 
 
@@ -204,6 +205,7 @@ def run_up(host: str, port: int, workers: int | None) -> int:
             )
         else:
             wait_for_redis(settings.redis_url)
+        print(f"readface: uploads and annotated images in {settings.blob_url}")
         analysis_env, callbacks_env = worker_metrics_envs(env, settings, host)
         processes["worker"] = start_worker(
             analysis_env, workers or os.cpu_count() or 1, queues=ANALYZE_QUEUE

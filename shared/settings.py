@@ -64,11 +64,23 @@ class Settings:
     # host:port a worker's main process serves its processes' metrics on (worker/metrics.py);
     # empty: none. Needs PROMETHEUS_MULTIPROC_DIR in the worker's environment.
     worker_metrics_bind: str = ""
+    # Where upload bytes and annotated images live (shared/blobs): file://DIR or
+    # s3://BUCKET/PREFIX; empty means the data directory's blobs/.
+    blob_url: str = ""
+    # New uploads get 503 while the blob store holds this many bytes (0: no cap), or while a
+    # file:// store's disk has less than the floor free: room kept for the images of the jobs
+    # already accepted, and for everything else on that disk.
+    blob_max_bytes: int = 0
+    blob_min_free_bytes: int = 1024**3
+    # How often one of the analysis workers sweeps the blob store (shared/blobs/sweep.py).
+    blob_sweep_seconds: float = 300
 
     def __post_init__(self) -> None:
         # Accept a str from callers that build Settings by hand; paths are joined later.
         object.__setattr__(self, "model_dir", Path(self.model_dir))
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.blob_url:
+            object.__setattr__(self, "blob_url", (self.data_dir / "blobs").resolve().as_uri())
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -136,4 +148,8 @@ def get_settings() -> Settings:
         api_body_timeout=float(_env("API_BODY_TIMEOUT") or defaults.api_body_timeout),
         log_format=_env("LOG_FORMAT") or defaults.log_format,
         worker_metrics_bind=_env("WORKER_METRICS_BIND") or defaults.worker_metrics_bind,
+        blob_url=_env("BLOB_URL") or "",
+        blob_max_bytes=int(_env("BLOB_MAX_BYTES") or defaults.blob_max_bytes),
+        blob_min_free_bytes=int(_env("BLOB_MIN_FREE_BYTES") or defaults.blob_min_free_bytes),
+        blob_sweep_seconds=float(_env("BLOB_SWEEP_SECONDS") or defaults.blob_sweep_seconds),
     )

@@ -67,6 +67,18 @@ def astronaut_grid(columns: int, rows: int) -> np.ndarray:
     return np.tile(astronaut_rgb(), (rows, columns, 1))
 
 
+def astronaut_group(faces: int, scale: int = 1) -> np.ndarray:
+    """A group photo of `faces` astronauts (at most 12), head and shoulders in a 4x3 grid on a grey
+    wall, 1000x900 times `scale`: faces large enough for the detector to find every one."""
+    head = astronaut_rgb()[:300, 100:350]
+    height, width = head.shape[:2]
+    group = np.full((3 * height, 4 * width, 3), 180, dtype=np.uint8)
+    for place in range(faces):
+        row, column = divmod(place, 4)
+        group[row * height : (row + 1) * height, column * width : (column + 1) * width] = head
+    return cv2.resize(group, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+
+
 def astronaut_place(width: int, height: int) -> tuple[int, int, int]:
     """Side, left and top of the astronaut in the upright scene: 2/3 of the shorter side, near
     the top-left corner, so any wrong flip or rotation moves the face far away."""
@@ -97,6 +109,19 @@ def astronaut_scene(width: int, height: int, texture: bool = False) -> np.ndarra
         cv2.randn(noise, (0, 0, 0), (12, 12, 12))  # saturates at 0: a half-normal grain
         cv2.add(scene, noise, dst=scene)
     return scene
+
+
+@functools.cache
+def _phone_photo(width: int, height: int) -> bytes:
+    return encode(astronaut_scene(width, height, texture=True), "JPEG", quality=90)
+
+
+def phone_photo(index: int, width: int = 4032, height: int = 3024) -> bytes:
+    """A phone-sized JPEG (12 MP: about 3 MB; 3264x2448: about 2 MB), one face; each index
+    adds its own comment segment after the start marker: distinct bytes (ids), the same pixels."""
+    base = _phone_photo(width, height)
+    comment = f"photo {index}".encode()
+    return base[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + base[2:]
 
 
 # A client's queued-bytes quota with room for one astronaut_jpeg(quality=90) upload, not two.

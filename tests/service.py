@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +20,8 @@ import redis
 import requests
 
 from cli.up import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
+from shared.blobs import open_blob_store
+from shared.blobs.analyses import AnalysisBlobs
 from shared.celery_app import (
     ANALYZE_QUEUE,
     CALLBACK_QUEUE,
@@ -27,6 +34,9 @@ from shared.store import Store
 from tests.conftest import MODEL_DIR, REPO
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+# The upload token of a job a test claims in the store directly, whose blob nobody wrote: for
+# jobs no worker is sent.
+UNWRITTEN = "0" * 16
 
 
 def poll(check: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> object:
@@ -63,10 +73,24 @@ def start_worker_expecting_refusal(**overrides: str) -> subprocess.CompletedProc
     )
 
 
+@functools.cache
+def _blob_root() -> Path:
+    """This test run's blob directories, removed when it ends."""
+    root = Path(tempfile.mkdtemp(prefix="readface-test-blobs-"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+def blob_dir_for(redis_url: str) -> Path:
+    """The blob directory of the services on one Redis (a file:// store, as by default)."""
+    return _blob_root() / hashlib.sha256(redis_url.encode()).hexdigest()[:16]
+
+
 def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
     env = {
         **os.environ,
         "READFACE_REDIS_URL": redis_url,
+        "READFACE_BLOB_URL": blob_dir_for(redis_url).as_uri(),
         "READFACE_MODEL_DIR": str(MODEL_DIR),
         "READFACE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PYTHONPATH": str(REPO),
@@ -104,11 +128,13 @@ class Api:
 
 
 class RedisServer:
-    """A throwaway redis-server on a free port that a test can stop and start again."""
+    """A throwaway redis-server on a free port that a test can stop and start again; with
+    maxmemory, writes past it fail (noeviction), as in production."""
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, maxmemory: str | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
+        self.maxmemory = maxmemory
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -116,7 +142,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.process = start_redis(self.port, self.data_dir)
+        self.process = start_redis(self.port, self.data_dir, maxmemory=self.maxmemory)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -125,8 +151,10 @@ class RedisServer:
 
 
 @contextmanager
-def running_redis(data_dir: Path | None = None) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir)
+def running_redis(
+    data_dir: Path | None = None, maxmemory: str | None = None
+) -> Iterator[RedisServer]:
+    server = RedisServer(data_dir, maxmemory)
     server.start()
     try:
         yield server
@@ -201,7 +229,13 @@ def _answers(api: Api) -> bool:
 
 
 def store_for(redis_url: str) -> Store:
-    return Store(Settings(redis_url=redis_url))
+    return Store(Settings(redis_url=redis_url, blob_url=blob_dir_for(redis_url).as_uri()))
+
+
+def analyses_for(redis_url: str, tenant: str = "") -> AnalysisBlobs:
+    """A tenant's analyses as the services on this Redis see them (store and blob store)."""
+    store = store_for(redis_url)
+    return AnalysisBlobs(store.for_tenant(tenant), open_blob_store(store.settings))
 
 
 def assert_all_end_once(api: Api, ids: list[str], redis_url: str) -> None:
@@ -230,7 +264,7 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def submit_all(api: Api, payloads: list[bytes]) -> list[str]:
+def submit_all(api: Api, payloads: Iterable[bytes]) -> list[str]:
     ids = []
     for data in payloads:
         response = api.submit(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import random
 import sys
 import time
 import traceback
@@ -20,6 +21,8 @@ import redis
 from celery import Task, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
+from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
+from shared.blobs.analyses import AnalysisBlobs, UploadMissing
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
 from shared.jobs import FailureCode
@@ -28,6 +31,7 @@ from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import events
+from worker.blob_sweeper import sweep_blobs_in_workers
 from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
 from worker.memory_limit import limit_memory
 from worker.metrics import forget_process, prepare_metrics, worker_metrics
@@ -49,9 +53,11 @@ def settings() -> Settings:
 
 app = create_celery_app(settings)
 run_in_workers(app, settings)
+sweep_blobs_in_workers(app, settings)
 
 _pipeline: Pipeline | None = None
 _store: Store | None = None
+_blobs: BlobStore | None = None
 
 
 def pipeline() -> Pipeline:
@@ -72,6 +78,14 @@ def store() -> Store:
     return _store
 
 
+def analysis_blobs(tenant: str) -> AnalysisBlobs:
+    """A tenant's analyses: this process's store and blob store (opened when first needed)."""
+    global _blobs
+    if _blobs is None:
+        _blobs = open_blob_store(settings())
+    return AnalysisBlobs(store().for_tenant(tenant), _blobs)
+
+
 # False in a worker that only delivers callbacks: it needs no model files and loads none.
 _runs_analyses = True
 
@@ -89,6 +103,7 @@ def _check_before_start(sender: Any, **_: Any) -> None:
             verify_pack(load_pack(settings().model_pack), settings().model_dir)
             check_engine(settings().engine, settings().precision)
         check_secret(settings().webhook_secret)
+        check_blob_url(settings().blob_url)
         prepare_metrics(settings().worker_metrics_bind)
     except (PackVerificationError, ValueError) as error:
         print(f"readface worker: {error}", file=sys.stderr, flush=True)
@@ -109,7 +124,24 @@ def _forget_metrics(**_: Any) -> None:
     forget_process(os.getpid())
 
 
+# The blob store away (S3 unreachable, a disk failing) is waited out for a few minutes, longer
+# than other errors: the job's upload is safe in the store and the job can wait for it.
+BLOB_MAX_RETRIES = 12
+BLOB_RETRY_MAX_SECONDS = 30
+
+
 class AnalyzeTask(Task):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The worker has pushed the request already; Task.__call__ would push a bare one
+        # (Celery's docs call run() the same way in a custom __call__).
+        try:
+            return self.run(*args, **kwargs)
+        except BlobUnavailable as error:
+            backoff = min(2.0**self.request.retries, BLOB_RETRY_MAX_SECONDS)
+            raise self.retry(
+                exc=error, countdown=backoff * random.uniform(0.5, 1), max_retries=BLOB_MAX_RETRIES
+            ) from error
+
     def on_failure(
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
@@ -120,7 +152,7 @@ class AnalyzeTask(Task):
         analysis_id = args[0]
         tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
         failure = failure_for(exc)
-        ended = store().for_tenant(tenant).fail(analysis_id, *failure)
+        ended = analysis_blobs(tenant).fail(analysis_id, *failure)
         events.analysis_ended(analysis_id, tenant, ended, failure, None)
         if ended:
             enqueue_callbacks(analysis_id, tenant)
@@ -132,6 +164,7 @@ class AnalyzeTask(Task):
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
+BLOB_STORE_DOWN = "The blob store holding the image stayed unavailable; send it again later."
 
 
 DECODE_TOO_LONG = "Decoding the image took too long; it is refused as it is."
@@ -153,6 +186,10 @@ def failure_for(error: BaseException) -> tuple[FailureCode, str]:
     anything else is `internal`. Time limits and `internal` are transient."""
     if isinstance(error, ReadfaceError):
         return FailureCode.INVALID_IMAGE, error.message
+    if isinstance(error, UploadMissing):
+        return FailureCode.INTERNAL, UploadMissing.message
+    if isinstance(error, BlobUnavailable):
+        return FailureCode.INTERNAL, BLOB_STORE_DOWN
     if isinstance(error, SoftTimeLimitExceeded):
         if _while_decoding(error):
             return FailureCode.INVALID_IMAGE, DECODE_TOO_LONG
@@ -179,11 +216,12 @@ def _took_longer_than(seconds: float) -> str:
 def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     """Analyse the uploaded bytes of one id of a tenant and store the outcome ("" is the scope
     without API keys, and what a message sent before tenants means)."""
-    jobs = store().for_tenant(tenant)
-    data = jobs.upload(analysis_id)
-    if data is None or (job := jobs.mark_running(analysis_id, self.request.id)) is None:
+    jobs = analysis_blobs(tenant)
+    job = jobs.store.mark_running(analysis_id, self.request.id)
+    if job is None:
         events.analysis_skipped(analysis_id, tenant)
         return "skipped: not pending (deleted, expired, done, or another attempt runs it)"
+    data = jobs.upload_of(job)  # UploadMissing ends the job as `internal` (on_failure)
     events.analysis_started(job, tenant, datetime.now(UTC))
     failure, result = None, None
     try:

@@ -2,7 +2,8 @@
 
 `keys` names the keys and their lifetimes, `scripts` holds the Lua that makes each job step
 atomic, and the Store is assembled from one part per concern: jobs (`jobs`), waiting for
-them to end (`longpoll`), and counters and rate windows (`counters`).
+them to end (`longpoll`), counters and rate windows (`counters`), and what Redis knows of the
+blob store that holds the bytes (`blob_refs`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ import redis
 from shared.redis_connection import redis_client
 from shared.settings import Settings
 from shared.store import scripts
+from shared.store.blob_refs import BlobRefs
 from shared.store.counters import Counters
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
 from shared.store.longpoll import LongPolls
-from shared.store.records import Callback, Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+from shared.store.records import (
+    Callback,
+    Claim,
+    ClaimOutcome,
+    Job,
+    JobBlobs,
+    StoredAnalysis,
+    utc_now,
+)
 from shared.store.replication import Replication
 from shared.store.sweep import DueJob, Sweeps
 from shared.tenants import is_tenant_name
@@ -30,13 +40,14 @@ __all__ = [
     "ClaimOutcome",
     "DueJob",
     "Job",
+    "JobBlobs",
     "Store",
     "StoredAnalysis",
     "utc_now",
 ]
 
 
-class Store(LongPolls, Counters, Sweeps, Replication):
+class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs):
     """Every read and write readface makes to Redis.
 
     redis-py types every reply as `Awaitable | Any` (one signature for sync and async clients);

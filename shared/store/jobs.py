@@ -16,7 +16,15 @@ from shared.store.keys import (
     KeyedStore,
     attempt_lease_seconds,
 )
-from shared.store.records import Callback, Claim, ClaimOutcome, Job, StoredAnalysis, utc_now
+from shared.store.records import (
+    Callback,
+    Claim,
+    ClaimOutcome,
+    Job,
+    JobBlobs,
+    StoredAnalysis,
+    utc_now,
+)
 
 
 class JobSteps(KeyedStore):
@@ -31,19 +39,20 @@ class JobSteps(KeyedStore):
     def claim(
         self,
         analysis_id: str,
-        data: bytes,
+        size: int,
         fingerprint: str,
         callback: Callback | None,
         client: str | None = None,
+        upload: str = "",
     ) -> Claim:
-        """Offer uploaded bytes (see _CLAIM). A new job's upload counts against the client's
-        queued bytes until the job ends ('over_quota' beyond the limit); None counts nowhere."""
+        """Offer an upload of `size` bytes (see scripts.CLAIM): without `upload` (the token of
+        its blob) a new job is only 'needs_upload'; with it, the job is claimed and names it. A
+        new job's upload counts against the client's queued bytes until the job ends
+        ('over_quota' beyond the limit); None counts nowhere."""
         reply = self._claim(
             keys=[
                 self.analysis_key("job", analysis_id),
-                self.analysis_key("upload", analysis_id),
                 self.analysis_key("result", analysis_id),
-                self.analysis_key("annotated", analysis_id),
                 self.key("stats", "enqueued"),
                 self.key("stats", "dedup_hits"),
                 self.key("pending", client or ""),
@@ -55,13 +64,13 @@ class JobSteps(KeyedStore):
                 utc_now(),
                 callback.to_json() if callback else "",
                 self.settings.upload_ttl,
-                self.settings.result_ttl,
-                data,
+                size,
                 MAX_CALLBACKS_PER_JOB,
                 client or "",
                 int(time.time()),
                 self.settings.max_queued_bytes_per_client,
                 analysis_id,
+                upload,
             ],
         )
         outcome = ClaimOutcome(reply[0].decode())
@@ -69,17 +78,15 @@ class JobSteps(KeyedStore):
             return Claim(outcome, None)
         job = _job_from_flat(analysis_id, reply[1])
         assert job is not None  # the script returns the job it found or wrote
+        if outcome is ClaimOutcome.CLAIMED:
+            return Claim(outcome, StoredAnalysis(job, None), reply[2].decode() or None)
         result = json.loads(reply[2]) if len(reply) > 2 and reply[2] else None
         return Claim(outcome, StoredAnalysis(job, result))
 
     def release(self, job: Job) -> None:
-        """Undo a claim whose task could not be enqueued."""
+        """Undo a claim whose task could not be enqueued (its upload's blob is the caller's)."""
         self._release(
-            keys=[
-                self.analysis_key("job", job.id),
-                self.analysis_key("upload", job.id),
-                self.key("stats", "enqueued"),
-            ],
+            keys=[self.analysis_key("job", job.id), self.key("stats", "enqueued")],
             args=[job.created_at, job.id, self.settings.key_prefix],
         )
 
@@ -98,12 +105,6 @@ class JobSteps(KeyedStore):
             return None
         stored = json.loads(result) if result and job.status is JobStatus.SUCCEEDED else None
         return StoredAnalysis(job, stored)
-
-    def upload(self, analysis_id: str) -> bytes | None:
-        return cast(bytes | None, self.redis.get(self.analysis_key("upload", analysis_id)))
-
-    def annotated(self, analysis_id: str) -> bytes | None:
-        return cast(bytes | None, self.redis.get(self.analysis_key("annotated", analysis_id)))
 
     def mark_running(self, analysis_id: str, attempt: str = "") -> Job | None:
         """Start an attempt (a task id): queued job → running, held for the attempt's lease;
@@ -125,12 +126,13 @@ class JobSteps(KeyedStore):
         )
         return _job_from_flat(analysis_id, started) if started else None
 
-    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> bool:
-        """Store the result and annotated image, end the job, drop the upload, wake pollers."""
+    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: str) -> JobBlobs | None:
+        """Store the result, name the annotated image's blob (its token), end the job, wake
+        pollers; None when the job was deleted or had already ended (nothing is written then)."""
         return self._end(analysis_id, JobStatus.SUCCEEDED, "", "", json.dumps(result), annotated)
 
-    def fail(self, analysis_id: str, code: FailureCode, message: str) -> bool:
-        """End the job as failed with a contract error code; wake pollers."""
+    def fail(self, analysis_id: str, code: FailureCode, message: str) -> JobBlobs | None:
+        """End the job as failed with a contract error code; wake pollers; None as above."""
         return self._end(analysis_id, JobStatus.FAILED, code.value, message)
 
     def _end(
@@ -140,15 +142,12 @@ class JobSteps(KeyedStore):
         error_code: str,
         error_message: str,
         result: str = "",
-        annotated: bytes = b"",
-    ) -> bool:
-        """False when the job was deleted or had already ended (nothing is written then)."""
+        annotated: str = "",
+    ) -> JobBlobs | None:
         ended = self._finish(
             keys=[
                 self.analysis_key("job", analysis_id),
-                self.analysis_key("upload", analysis_id),
                 self.analysis_key("result", analysis_id),
-                self.analysis_key("annotated", analysis_id),
                 self.key("stats", status.value),
             ],
             args=[
@@ -164,15 +163,24 @@ class JobSteps(KeyedStore):
                 self.settings.key_prefix,
             ],
         )
-        return bool(ended)
+        if not ended:
+            return None
+        upload, size = ended
+        return JobBlobs(upload.decode() or None, None, int(size))
 
-    def delete(self, analysis_id: str) -> bool:
-        """Remove every trace of an analysis; False if there was none."""
-        removed = self._delete(
-            keys=[self.analysis_key(kind, analysis_id) for kind in ANALYSIS_KEY_KINDS],
-            args=[analysis_id, self.settings.key_prefix],
+    def delete(self, analysis_id: str) -> JobBlobs | None:
+        """Remove every trace of an analysis from Redis; what its blobs were (for the caller to
+        delete them), None if there was no trace."""
+        removed, upload, annotated, size = cast(
+            list,
+            self._delete(
+                keys=[self.analysis_key(kind, analysis_id) for kind in ANALYSIS_KEY_KINDS],
+                args=[analysis_id, self.settings.key_prefix],
+            ),
         )
-        return cast(int, removed) > 0
+        if not removed:
+            return None
+        return JobBlobs(upload.decode() or None, annotated.decode() or None, int(size))
 
     def scan_keys(self, analysis_id: str | None = None) -> Iterator[bytes]:
         """Every key under the prefix (or one analysis's keys), for tests and audits."""

@@ -1,19 +1,22 @@
 """Every key readface writes to Redis, and how long each lives.
 
-Keys (prefix from settings, default `readface:`). An analysis's keys (job, upload, result,
-annotated, done) belong to a tenant: with API keys on they are named `tenant:{name}:{kind}:{id}`,
+Keys (prefix from settings, default `readface:`). An analysis's keys (job, result, done) belong
+to a tenant: with API keys on they are named `tenant:{name}:{kind}:{id}`,
 so the same bytes sent by two tenants are two analyses that neither can see from the other; with
 keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys are not scoped.
 - `job:{id}` hash: status, created_at, started_at, finished_at, attempts, error_code,
   error_message, fingerprint (model pack), callbacks (JSON list of {url, message_id}), and while
-  pending the uploading client and the upload's size; while running the attempt (task id)
+  pending the uploading client, the upload's size and `upload`, the token of its blob (the bytes
+  are in the blob store, shared/blobs); once succeeded `annotated`, the token of the annotated
+  image's blob; while running the attempt (task id)
   and when its lease ends (`lease_until`, ms on Redis's clock); with READFACE_REDIS_ACK_REPLICAS,
   `enqueued_at` once the API has sent its message (replication.py); the upload TTL before it
   ends, the result TTL after.
-- `upload:{id}` raw bytes, upload TTL, deleted once processed.
-- `result:{id}` result JSON and `annotated:{id}` JPEG, result TTL.
+- `result:{id}` result JSON, result TTL.
 - `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
-- `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued).
+- `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued), and
+  `stats:blob_bytes`, the bytes in the blob store (for READFACE_BLOB_MAX_BYTES): added to by every
+  write, taken from by every upload deleted, set to what is there by each blob sweep.
 - `rate:{client}:{minute}` fixed-window request counters, RATE_WINDOW_TTL. A client is
   `tenant:{name}` with keys on, else the caller's address.
 - `pending:{client}` sorted set of the client's pending uploads (`{id}:{bytes}`, scored by
@@ -21,6 +24,7 @@ keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys a
 - `sweep:queued` and `sweep:running` sorted sets of pending jobs' `job:` keys, for the sweeper
   (shared/store/sweep.py): queued jobs scored by when their message was last sent, running ones
   by when their attempt's lease ends (ms on Redis's clock); upload TTL.
+- `sweep:blobs` whose turn it is to sweep the blob store (shared/blobs/sweep.py), one interval.
 
 The upload and result TTLs are settings (READFACE_UPLOAD_TTL, READFACE_RESULT_TTL).
 """
@@ -42,8 +46,8 @@ MAX_CALLBACKS_PER_JOB = 20
 # restore uses the same timeout (shared/celery_app.py), where the margin also covers the clocks
 # of hosts a little apart.
 LEASE_MARGIN_SECONDS = 15
-# Every kind of key an analysis has; DELETE removes them all.
-ANALYSIS_KEY_KINDS = ("job", "upload", "result", "annotated")
+# Every kind of key an analysis has in Redis; DELETE removes them all (and then its blobs).
+ANALYSIS_KEY_KINDS = ("job", "result")
 
 
 def attempt_lease_seconds(settings: Settings) -> float:
@@ -62,7 +66,8 @@ class KeyedStore:
         """A key shared by every tenant (counters, rate windows, a client's pending uploads)."""
         return f"{self.settings.key_prefix}{kind}:{name}"
 
-    def analysis_key(self, kind: str, analysis_id: str) -> str:
-        """A key of one analysis of this store's tenant."""
-        scope = f"tenant:{self.tenant}:" if self.tenant else ""
+    def analysis_key(self, kind: str, analysis_id: str, tenant: str | None = None) -> str:
+        """A key of one analysis of this store's tenant (or of another one, for the sweepers)."""
+        tenant = self.tenant if tenant is None else tenant
+        scope = f"tenant:{tenant}:" if tenant else ""
         return f"{self.settings.key_prefix}{scope}{kind}:{analysis_id}"

@@ -45,6 +45,11 @@ class Job:
     error_code: str | None
     error_message: str | None
     callbacks: tuple[Callback, ...]
+    # The tokens of the job's blobs (shared/blobs/names.py): its upload while it is pending, its
+    # annotated image once it succeeded; and the upload's size.
+    upload: str | None = None
+    annotated: str | None = None
+    size: int = 0
 
     @classmethod
     def from_hash(cls, analysis_id: str, raw: dict[bytes, bytes]) -> Job | None:
@@ -65,6 +70,9 @@ class Job:
                 Callback(c["url"], c["message_id"])
                 for c in json.loads(fields.get("callbacks") or "[]")
             ),
+            upload=fields.get("upload") or None,
+            annotated=fields.get("annotated") or None,
+            size=int(fields.get("size") or "0"),
         )
 
 
@@ -79,6 +87,7 @@ class StoredAnalysis:
 class ClaimOutcome(StrEnum):
     """What offering bytes did (the words the claim script returns)."""
 
+    NEEDS_UPLOAD = "needs_upload"  # a new job, once its upload is in the blob store
     CLAIMED = "claimed"  # a new job: enqueue it
     JOINED = "joined"  # the same bytes are in flight; the callback, if any, joined them
     STORED = "stored"  # a dedup hit, or a stored permanent failure
@@ -93,3 +102,15 @@ class Claim:
 
     outcome: ClaimOutcome
     analysis: StoredAnalysis | None
+    # A claim over an ended job replaces its result: the token of its annotated image, if any.
+    replaced_annotated: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobBlobs:
+    """The blobs a job named as it ended or was deleted, for the caller to delete: the tokens of
+    its upload (None once the job had ended) and annotated image, and the upload's size."""
+
+    upload: str | None
+    annotated: str | None
+    upload_size: int

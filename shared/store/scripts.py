@@ -19,11 +19,15 @@ end
 """
 
 # Decides, in one step, what an upload of these bytes means: a stored result of the current pack
-# (hit), a job already in flight (join it), a stored permanent failure (failed), or a new job
-# (claim: write the job and the upload together). Check-then-set from Python would let two
-# concurrent uploads of the same bytes both enqueue. Returns the outcome, the job as it is now
-# and, for a hit, the result, so that the answer to the upload needs no further round trip.
-# A new job enters the sweeper's queued index (KEYS[9]).
+# (hit), a job already in flight (join it), a stored permanent failure (failed), or a new job.
+# Check-then-set from Python would let two concurrent uploads of the same bytes both enqueue.
+# A new job needs its upload in the blob store first, so the API asks twice: without an upload
+# token (ARGV[11] empty) a new job is answered 'needs_upload' and nothing is written; with the
+# token of the blob it has written since, the job is claimed (job hash, quota, sweeper index) and
+# names its upload. Returns the outcome, the job as it is now and, for a hit, the result, so that
+# the answer to the upload needs no further round trip; for a claim over an ended job, the token
+# of that job's annotated image, which the new job replaces.
+# A new job enters the sweeper's queued index (KEYS[7]).
 CLAIM = (
     NOW_MS
     + """
@@ -32,7 +36,7 @@ local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
 if status == 'queued' or status == 'running' then
   if ARGV[3] ~= '' then
     local callbacks = cjson.decode(redis.call('HGET', KEYS[1], 'callbacks') or '[]')
-    if #callbacks >= tonumber(ARGV[7]) then return {'callbacks_full', {}} end
+    if #callbacks >= tonumber(ARGV[6]) then return {'callbacks_full', {}} end
     table.insert(callbacks, cjson.decode(ARGV[3]))
     redis.call('HSET', KEYS[1], 'callbacks', cjson.encode(callbacks))
   end
@@ -40,39 +44,43 @@ if status == 'queued' or status == 'running' then
 end
 if fingerprint == ARGV[1] and (status == 'succeeded' or
     (status == 'failed' and redis.call('HGET', KEYS[1], 'error_code') == 'invalid_image')) then
-  local result = redis.call('GET', KEYS[3])
+  local result = redis.call('GET', KEYS[2])
   if result or status == 'failed' then
-    redis.call('INCR', KEYS[6])
+    redis.call('INCR', KEYS[4])
     return {'stored', redis.call('HGETALL', KEYS[1]), result}
   end
 end
-local size = string.len(ARGV[6])
-if ARGV[8] ~= '' then
-  local now = tonumber(ARGV[9])
+local size = tonumber(ARGV[5])
+if ARGV[7] ~= '' then
+  local now = tonumber(ARGV[8])
   -- Uploads that expired unprocessed leave the client's total here, not in a finish step.
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
   for _, member in ipairs(expired) do
-    redis.call('DECRBY', KEYS[8], tonumber(string.match(member, ':(%d+)$')))
+    redis.call('DECRBY', KEYS[6], tonumber(string.match(member, ':(%d+)$')))
   end
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
-  local queued = tonumber(redis.call('GET', KEYS[8]) or '0')
-  if queued + size > tonumber(ARGV[10]) then return {'over_quota', {}} end
-  redis.call('ZADD', KEYS[7], now + tonumber(ARGV[4]), ARGV[11] .. ':' .. size)
-  redis.call('INCRBY', KEYS[8], size)
-  redis.call('EXPIRE', KEYS[7], ARGV[4])
-  redis.call('EXPIRE', KEYS[8], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+  local queued = tonumber(redis.call('GET', KEYS[6]) or '0')
+  if queued + size > tonumber(ARGV[9]) then return {'over_quota', {}} end
+  if ARGV[11] ~= '' then
+    redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[10] .. ':' .. size)
+    redis.call('INCRBY', KEYS[6], size)
+    redis.call('EXPIRE', KEYS[5], ARGV[4])
+    redis.call('EXPIRE', KEYS[6], ARGV[4])
+  end
 end
+if ARGV[11] == '' then return {'needs_upload', {}} end
+local replaced = redis.call('HGET', KEYS[1], 'annotated') or ''
 local callbacks = '[]'
 if ARGV[3] ~= '' then callbacks = '[' .. ARGV[3] .. ']' end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerprint', ARGV[1],
-           'attempts', '0', 'callbacks', callbacks, 'client', ARGV[8], 'size', size)
+           'attempts', '0', 'callbacks', callbacks, 'client', ARGV[7], 'size', size,
+           'upload', ARGV[11])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
-redis.call('ZADD', KEYS[9], now_ms(), KEYS[1])
-redis.call('EXPIRE', KEYS[9], ARGV[4])
-redis.call('INCR', KEYS[5])
-return {'claimed', redis.call('HGETALL', KEYS[1])}
+redis.call('ZADD', KEYS[7], now_ms(), KEYS[1])
+redis.call('EXPIRE', KEYS[7], ARGV[4])
+redis.call('INCR', KEYS[3])
+return {'claimed', redis.call('HGETALL', KEYS[1]), replaced}
 """
 )
 
@@ -98,8 +106,8 @@ if redis.call('HGET', KEYS[1], 'status') == 'queued' and
    redis.call('HGET', KEYS[1], 'created_at') == ARGV[1] then
   uncount_pending(KEYS[1], ARGV[2], ARGV[3])
   unindex(KEYS[1], ARGV[3])
-  redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('DECR', KEYS[3])
+  redis.call('DEL', KEYS[1])
+  redis.call('DECR', KEYS[2])
   return 1
 end
 return 0
@@ -136,9 +144,11 @@ return redis.call('HGETALL', KEYS[1])
 """
 )
 
-# Ends a pending job in one step: outcome, TTLs, upload dropped, counter, long-pollers woken.
-# A job deleted (or already ended) meanwhile stays as it is: DELETE must not be undone by a
-# worker that finishes afterwards.
+# Ends a pending job in one step: outcome, TTLs, counter, long-pollers woken; a succeeded job
+# keeps its result and names its annotated image (ARGV[8], the blob's token). A job deleted (or
+# already ended) meanwhile stays as it is: DELETE must not be undone by a worker that finishes
+# afterwards. Returns 0 then; else the token and size of the job's upload, whose blob the
+# worker deletes next (the job stops naming it here, so the blob sweeper takes it if that fails).
 FINISH = (
     UNCOUNT_PENDING
     + UNINDEX
@@ -147,28 +157,34 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
 uncount_pending(KEYS[1], ARGV[9], ARGV[10])
 unindex(KEYS[1], ARGV[10])
+local upload = redis.call('HGET', KEYS[1], 'upload') or ''
+redis.call('HDEL', KEYS[1], 'upload')
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2],
            'error_code', ARGV[3], 'error_message', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('DEL', KEYS[2])
 if ARGV[1] == 'succeeded' then
-  redis.call('SET', KEYS[3], ARGV[7], 'EX', ARGV[5])
-  redis.call('SET', KEYS[4], ARGV[8], 'EX', ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[7], 'EX', ARGV[5])
+  redis.call('HSET', KEYS[1], 'annotated', ARGV[8])
 end
-redis.call('INCR', KEYS[5])
+redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
-return 1
+return {upload, redis.call('HGET', KEYS[1], 'size') or '0'}
 """
 )
 
-# Removes every trace of an analysis, and its upload from its client's queued total.
+# Removes every trace of an analysis from Redis, and its upload from its client's queued total.
+# Returns how many keys went and, read in the same step, the tokens of the blobs the job named
+# (upload, annotated image) and the upload's size, for the caller to delete them next.
 DELETE = (
     UNCOUNT_PENDING
     + UNINDEX
     + """
+local upload = redis.call('HGET', KEYS[1], 'upload') or ''
+local annotated = redis.call('HGET', KEYS[1], 'annotated') or ''
+local size = redis.call('HGET', KEYS[1], 'size') or '0'
 uncount_pending(KEYS[1], ARGV[1], ARGV[2])
 unindex(KEYS[1], ARGV[2])
-return redis.call('DEL', unpack(KEYS))
+return {redis.call('DEL', unpack(KEYS)), upload, annotated, size}
 """
 )
 

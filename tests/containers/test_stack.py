@@ -84,3 +84,34 @@ def test_a_multipart_upload_is_analysed(stack: Stack) -> None:
         timeout=30,
     )
     assert analysed(stack, response)["status"] == "succeeded"
+
+
+BLOBS = "/var/lib/readface/blobs"
+LIST_BLOBS = f"import pathlib; print(*sorted(str(p) for p in pathlib.Path('{BLOBS}').rglob('*.*')))"
+
+
+def blobs_in(container: str) -> list[str]:
+    """The blob files a container sees on the shared volume."""
+    return docker("exec", container, "python", "-c", LIST_BLOBS).split()
+
+
+def test_photos_go_through_the_volume_the_api_and_the_workers_share(stack: Stack) -> None:
+    api = stack.url("api", 8000)
+    response = requests.post(
+        api + "/v1/analyses",
+        data=astronaut_jpeg(81),
+        headers={"Content-Type": "image/jpeg"},
+        timeout=30,
+    )
+    body = analysed(stack, response)  # the API wrote the upload, a worker container read it
+    assert body["status"] == "succeeded"
+
+    def only_the_image(container: str) -> list[str]:
+        mine = [b for b in blobs_in(container) if body["id"] in b]
+        return mine if [b.split("/")[-2] for b in mine] == ["annotated"] else []
+
+    [image] = poll(lambda: only_the_image(stack.containers("api")[0]), 30, "the upload to go")  # type: ignore[misc]
+    for worker in stack.containers("worker"):  # the same file in every container
+        assert image in blobs_in(worker)
+    assert requests.delete(api + f"/v1/analyses/{body['id']}", timeout=10).status_code == 204
+    assert image not in blobs_in(stack.containers("worker")[0])

@@ -94,12 +94,18 @@ def test_compose_file_validates() -> None:
     assert run.returncode == 0, run.stderr
 
 
-def test_compose_scales_workers_and_persists_only_redis() -> None:
+BLOBS_VOLUME = "blobs:/var/lib/readface/blobs"
+
+
+def test_compose_scales_workers_persists_redis_and_shares_the_blobs() -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = compose["services"]
     worker = services["worker"]
     assert "container_name" not in worker and "ports" not in worker  # --scale worker=N works
-    assert "volumes" not in worker
+    # the API and the analysis workers share one volume for the blobs; nothing over the models
+    assert worker["volumes"] == services["api"]["volumes"] == [BLOBS_VOLUME]
+    assert "volumes" not in services["callbacks"]
+    assert "file:///var/lib/readface/blobs" in worker["environment"]["READFACE_BLOB_URL"]
     assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["api"]["depends_on"]["redis"]["condition"] == "service_healthy"
     redis_command = " ".join(services["redis"]["command"])
@@ -224,7 +230,14 @@ def test_keda_scales_the_worker_deployment_on_the_analyze_queue() -> None:
     [trigger] = scaled["spec"]["triggers"]
     assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == ANALYZE_QUEUE
     worker = docs[("Deployment", "readface-worker")]["spec"]["template"]["spec"]
-    assert "volumes" not in worker  # the models are in the image
+    # the models are in the image: the one volume is the blobs', shared with the API
+    assert worker["volumes"] == [
+        {"name": "blobs", "persistentVolumeClaim": {"claimName": "readface-blobs"}}
+    ]
+    [mount] = worker["containers"][0]["volumeMounts"]
+    assert mount["mountPath"] == "/var/lib/readface/blobs"
+    claim = docs[("PersistentVolumeClaim", "readface-blobs")]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
 SENTINEL_COMPOSE = REPO / "deploy" / "compose" / "docker-compose.sentinel.yml"

@@ -20,6 +20,7 @@ from shared.store import DueJob, Store
 from shared.store.keys import attempt_lease_seconds
 from tests.images import astronaut_jpeg, slow_png
 from tests.service import (
+    UNWRITTEN,
     Api,
     poll,
     running_api,
@@ -138,7 +139,7 @@ def test_an_attempt_holds_its_job_for_its_lease_against_other_attempts() -> None
         store = store_for(server.url)
         photo = astronaut_jpeg(38)
         analysis_id = analysis_id_for(photo)
-        store.claim(analysis_id, photo, "pack", None)
+        store.claim(analysis_id, len(photo), "pack", None, upload=UNWRITTEN)
         assert store.mark_running(analysis_id, "first")
         assert not store.mark_running(analysis_id, "second")
         assert store.mark_running(analysis_id, "first")  # its retry, or its redelivery
@@ -176,10 +177,10 @@ def test_jobs_leave_the_sweepers_indexes_when_they_end_or_are_deleted() -> None:
         photos = [astronaut_jpeg(q) for q in (36, 37)]
         ended, deleted = (analysis_id_for(photo) for photo in photos)
         for photo in photos:
-            store.claim(analysis_id_for(photo), photo, "pack", None)
+            store.claim(analysis_id_for(photo), len(photo), "pack", None, upload=UNWRITTEN)
         assert store.redis.zcard(queued) == 2
         assert store.mark_running(ended, "attempt-1")
         assert store.redis.zcard(queued) == 1 and store.redis.zcard(running) == 1
-        assert store.succeed(ended, {"faces": []}, b"\xff\xd8\xff")
+        assert store.succeed(ended, {"faces": []}, UNWRITTEN)
         assert store.delete(deleted)
         assert store.redis.exists(queued, running) == 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from shared.store import Store
 from tests.service import (
     Api,
+    blob_dir_for,
     running_api,
     running_redis,
     running_worker,
@@ -16,6 +18,7 @@ from tests.service import (
     store_for,
     wait_ready,
 )
+from tests.swift_s3 import SwiftS3, running_swift
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +68,16 @@ def strict_api(redis_url: str, worker: None) -> Iterator[Api]:
 @pytest.fixture()
 def store(redis_url: str) -> Store:
     return store_for(redis_url)
+
+
+@pytest.fixture()
+def blob_dir(redis_url: str) -> Path:
+    """Where the suite's services keep their blobs (file://)."""
+    return blob_dir_for(redis_url)
+
+
+@pytest.fixture(scope="session")
+def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftS3]:
+    """A real S3-compatible server (OpenStack Swift with s3api) for the suite."""
+    with running_swift(tmp_path_factory.mktemp("swift")) as server:
+        yield server

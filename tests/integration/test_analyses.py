@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -14,12 +15,12 @@ from shared.jobs import analysis_id_for
 from shared.store import Store
 from tests.images import astronaut_jpeg
 from tests.schemas import component_schema
-from tests.service import Api, poll
+from tests.service import UNWRITTEN, Api, poll
 
 pytestmark = pytest.mark.integration
 
 
-def test_submit_then_poll_gives_the_faces(api: Api, store: Store) -> None:
+def test_submit_then_poll_gives_the_faces(api: Api, blob_dir: Path) -> None:
     data = astronaut_jpeg(quality=91)
     response = api.submit(data)
     assert response.status_code == 202
@@ -33,7 +34,9 @@ def test_submit_then_poll_gives_the_faces(api: Api, store: Store) -> None:
     assert face["gender"]["label"] == "female"
     assert face["expression"]["label"] == "happy"
     assert done["result"]["model"]["pack"] == "default"
-    assert store.upload(body["id"]) is None  # the raw upload is gone once processed
+    # the upload's blob goes right after the job ended; the annotated image's is there
+    poll(lambda: not list(blob_dir.glob(f"uploads/{body['id']}.*")), 10, "the upload to go")
+    assert len(list(blob_dir.glob(f"annotated/{body['id']}.*.jpg"))) == 1
 
 
 def test_multipart_upload_is_the_same_analysis(api: Api) -> None:
@@ -63,7 +66,7 @@ def test_a_claim_released_after_a_failed_enqueue_leaves_nothing(store: Store) ->
     data = astronaut_jpeg(quality=61)
     analysis_id = analysis_id_for(data)
     before = store.counters()["enqueued"]
-    claim = store.claim(analysis_id, data, "fingerprint", None)
+    claim = store.claim(analysis_id, len(data), "fingerprint", None, upload=UNWRITTEN)
     assert claim.outcome == "claimed" and claim.analysis.job.status == "queued"
     assert store.counters()["enqueued"] == before + 1
     store.release(claim.analysis.job)
@@ -95,7 +98,7 @@ def test_long_poll_returns_when_the_job_ends(api: Api) -> None:
 
 def test_long_poll_times_out_with_the_current_state(api: Api, store: Store) -> None:
     analysis_id = "e" * 64
-    store.claim(analysis_id, b"\xff\xd8\xff", "nobody-runs-this", None)  # queued, never sent
+    store.claim(analysis_id, 3, "nobody-runs-this", None, upload=UNWRITTEN)  # queued, never sent
     try:
         started = time.monotonic()
         body = api.get(f"/v1/analyses/{analysis_id}", params={"wait": 1}).json()
@@ -142,7 +145,7 @@ def test_invalid_image_fails_permanently_and_resubmit_returns_the_failure(
 
 def test_annotated_is_not_ready_while_queued(api: Api, store: Store) -> None:
     analysis_id = "d" * 64
-    store.claim(analysis_id, b"\xff\xd8\xff", "nobody-runs-this", None)
+    store.claim(analysis_id, 3, "nobody-runs-this", None, upload=UNWRITTEN)
     try:
         response = api.get(f"/v1/analyses/{analysis_id}/annotated")
         assert response.status_code == 409 and response.json()["error"]["code"] == "not_ready"

@@ -10,7 +10,14 @@ import pytest
 from shared.store import Store
 from tests.conftest import REPO
 from tests.images import astronaut_jpeg, png_header_only
-from tests.service import Api, assert_error, running_api, running_redis, service_env
+from tests.service import (
+    UNWRITTEN,
+    Api,
+    assert_error,
+    running_api,
+    running_redis,
+    service_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +142,7 @@ def test_unknown_id_is_not_found(api: Api) -> None:
 
 def test_bad_wait_is_bad_request(api: Api, store: Store) -> None:
     analysis_id = "c" * 64
-    store.claim(analysis_id, b"\xff\xd8\xff", "nobody-runs-this", None)
+    store.claim(analysis_id, 3, "nobody-runs-this", None, upload=UNWRITTEN)
     try:
         for wait in ("-1", "31", "soon", "nan"):
             response = api.get(f"/v1/analyses/{analysis_id}", params={"wait": wait})

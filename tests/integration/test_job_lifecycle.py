@@ -11,7 +11,10 @@ from shared.manifest import load_pack
 from shared.store import Store
 from tests.images import astronaut_grid, astronaut_jpeg, encode
 from tests.service import (
+    UNWRITTEN,
     Api,
+    blob_dir_for,
+    poll,
     running_api,
     running_redis,
     running_worker,
@@ -35,7 +38,7 @@ def test_transient_failure_is_requeued_on_resubmit(
     data = astronaut_jpeg(quality=71 if code is FailureCode.TIMEOUT else 72)
     analysis_id = analysis_id_for(data)
     # A job that ran and failed transiently, written the way the worker writes it.
-    store.claim(analysis_id, data, current_fingerprint(), None)
+    store.claim(analysis_id, len(data), current_fingerprint(), None, upload=UNWRITTEN)
     assert store.mark_running(analysis_id)
     assert store.fail(analysis_id, code, "stand-in failure")
     response = api.submit(data)
@@ -60,7 +63,8 @@ def test_slow_analysis_times_out_and_a_resubmit_requeues_it() -> None:
             failed = api.wait_done(analysis_id)
             assert failed["status"] == "failed" and failed["error"]["code"] == "timeout"
             store = store_for(server.url)
-            assert store.upload(analysis_id) is None
+            uploads = blob_dir_for(server.url) / "uploads"
+            poll(lambda: not list(uploads.iterdir()), 10, "the failed job's upload to go")
             executions = store.counters()["executions"]
             assert api.submit(data).status_code == 202
             api.wait_done(analysis_id)
@@ -84,9 +88,9 @@ def test_a_soft_limit_striking_before_the_pipeline_still_ends_the_job() -> None:
 def test_result_of_another_model_pack_is_rerun(api: Api, store: Store) -> None:
     data = astronaut_jpeg(quality=73)
     analysis_id = analysis_id_for(data)
-    store.claim(analysis_id, data, "an-old-pack", None)
+    store.claim(analysis_id, len(data), "an-old-pack", None, upload=UNWRITTEN)
     assert store.mark_running(analysis_id)
-    assert store.succeed(analysis_id, {"faces": []}, b"\xff\xd8\xff")
+    assert store.succeed(analysis_id, {"faces": []}, UNWRITTEN)
     response = api.submit(data)
     assert response.status_code == 202
     done = api.wait_done(analysis_id)
@@ -96,10 +100,10 @@ def test_result_of_another_model_pack_is_rerun(api: Api, store: Store) -> None:
 
 def test_worker_finishing_after_delete_writes_nothing(store: Store) -> None:
     analysis_id = "b" * 64
-    store.claim(analysis_id, b"\xff\xd8\xff", current_fingerprint(), None)
+    store.claim(analysis_id, 3, current_fingerprint(), None, upload=UNWRITTEN)
     assert store.mark_running(analysis_id)
     assert store.delete(analysis_id)
-    assert not store.succeed(analysis_id, {"faces": []}, b"\xff\xd8\xff")
+    assert not store.succeed(analysis_id, {"faces": []}, UNWRITTEN)
     assert not store.fail(analysis_id, FailureCode.INTERNAL, "late")
     assert not store.mark_running(analysis_id)
     assert list(store.scan_keys(analysis_id)) == []

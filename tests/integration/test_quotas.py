@@ -10,8 +10,10 @@ from shared.settings import Settings
 from shared.store import MAX_CALLBACKS_PER_JOB, Store
 from tests.images import QUOTA, astronaut_jpeg
 from tests.service import (
+    UNWRITTEN,
     Api,
     assert_error,
+    blob_dir_for,
     poll,
     running_api,
     running_redis,
@@ -61,8 +63,9 @@ def test_deleting_a_queued_upload_gives_its_quota_back(queued_api: Api) -> None:
 def test_a_refused_upload_stores_nothing(queued_api: Api, queued_redis_url: str) -> None:
     queued_api.submit(astronaut_jpeg(quality=90))
     assert queued_api.submit(astronaut_jpeg(quality=91)).status_code == 429
-    uploads = [k for k in store_for(queued_redis_url).scan_keys() if b":upload:" in k]
-    assert len(uploads) == 1
+    jobs = [k for k in store_for(queued_redis_url).scan_keys() if b":job:" in k]
+    assert len(jobs) == 1
+    assert len(list(blob_dir_for(queued_redis_url).glob("uploads/*"))) == 1
 
 
 def test_callbacks_per_job_are_capped(queued_api: Api) -> None:
@@ -80,27 +83,25 @@ def quota_store(redis_url: str, **settings: int) -> Store:
     return Store(Settings(redis_url=redis_url, max_queued_bytes_per_client=QUOTA, **settings))
 
 
+def claim_outcome(store: Store, analysis_id: str, quality: int) -> str:
+    """Claim a job of a client for one photo, as the API does once its blob is written."""
+    size = len(astronaut_jpeg(quality=quality))
+    return store.claim(analysis_id, size, "fp", None, "client", UNWRITTEN).outcome
+
+
 def test_an_ended_job_gives_its_quota_back(queued_redis_url: str) -> None:
     store = quota_store(queued_redis_url)
-    first = store.claim("a" * 64, astronaut_jpeg(quality=90), "fp", None, "client")
-    assert first.outcome == "claimed"
-    assert store.claim("b" * 64, astronaut_jpeg(quality=91), "fp", None, "client").outcome == (
-        "over_quota"
-    )
-    assert store.succeed("a" * 64, {"faces": []}, b"jpeg")  # what the worker does at the end
-    assert store.claim("b" * 64, astronaut_jpeg(quality=91), "fp", None, "client").outcome == (
-        "claimed"
-    )
+    assert claim_outcome(store, "a" * 64, 90) == "claimed"
+    assert claim_outcome(store, "b" * 64, 91) == "over_quota"
+    assert store.succeed("a" * 64, {"faces": []}, UNWRITTEN)  # what the worker does at the end
+    assert claim_outcome(store, "b" * 64, 91) == "claimed"
 
 
 def test_an_expired_upload_gives_its_quota_back(queued_redis_url: str) -> None:
     store = quota_store(queued_redis_url, upload_ttl=1)
-    store.claim("a" * 64, astronaut_jpeg(quality=90), "fp", None, "client")
+    claim_outcome(store, "a" * 64, 90)
     poll(
-        lambda: (
-            store.claim("b" * 64, astronaut_jpeg(quality=91), "fp", None, "client").outcome
-            == "claimed"
-        ),
+        lambda: claim_outcome(store, "b" * 64, 91) == "claimed",
         timeout=5,
         what="the first upload to expire and free the quota",
         every=0.2,

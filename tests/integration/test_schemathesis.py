@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.store import Store
-from tests.service import Api
+from tests.service import Api, analyses_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,14 +53,15 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "415",
 
 
 @pytest.fixture()
-def analyses_cleaned_up(store: Store) -> Iterator[None]:
+def analyses_cleaned_up(store: Store, redis_url: str) -> Iterator[None]:
     """Delete the analyses the run created (schemathesis makes valid tiny PNGs and WebPs)."""
     before = set(store.scan_keys())
     yield
+    analyses = analyses_for(redis_url)
     for key in set(store.scan_keys()) - before:
         analysis_id = key.decode().rsplit(":", 1)[-1]
         if len(analysis_id) == 64:
-            store.delete(analysis_id)
+            analyses.delete(analysis_id)
 
 
 @pytest.mark.usefixtures("analyses_cleaned_up")

@@ -320,8 +320,15 @@ def test_readface_up_serves_the_metrics_of_both_workers(tmp_path: Path) -> None:
         api = Api(url, up)
         wait_ready(api)
         api.wait_done(api.submit(astronaut_jpeg(quality=77)).json()["id"])
-        text = requests.get(urls["worker"], timeout=10).text
-        assert 'readface_worker_analyses_total{outcome="succeeded"} 1.0' in text
+        # the worker counts the analysis once it has also deleted the upload, after the answer
+        poll(
+            lambda: (
+                'readface_worker_analyses_total{outcome="succeeded"} 1.0'
+                in requests.get(urls["worker"], timeout=10).text
+            ),
+            10,
+            "the worker to count the analysis",
+        )
         assert requests.get(urls["callbacks"], timeout=10).status_code == 200
         assert list((tmp_path / "data" / "metrics" / "worker").glob("*.db"))
         up.send_signal(signal.SIGINT)
