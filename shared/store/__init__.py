@@ -9,7 +9,6 @@ blob store that holds the bytes (`blob_refs`).
 from __future__ import annotations
 
 import copy
-import threading
 
 import redis
 
@@ -19,7 +18,7 @@ from shared.store import scripts
 from shared.store.blob_refs import BlobRefs
 from shared.store.counters import Counters
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
-from shared.store.longpoll import LongPolls
+from shared.store.longpoll import EndNotices, LongPolls
 from shared.store.records import (
     Callback,
     Claim,
@@ -67,7 +66,7 @@ class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs):
         self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
         self._sweep = self.redis.register_script(scripts.SWEEP)
         self._to_front = self.redis.register_script(scripts.TO_FRONT)
-        self._local = threading.local()
+        self._end_notices = EndNotices(self.redis, settings.key_prefix)
         self.tenant = ""
 
     def for_tenant(self, tenant: str) -> Store:
