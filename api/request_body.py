@@ -21,9 +21,10 @@ from api.uploads import FORM_OVERHEAD_BYTES
 from shared.errors import BadRequest, RequestTimeout, TooLarge
 from shared.settings import Settings
 
-# Bodies up to this stay in memory; 2,000 connections receiving at once hold at most 512 MB
-# (a photo upload is over it, and so goes to disk as it arrives).
-SPOOL_MEMORY_BYTES = 256 * 1024
+# Bodies up to this stay in memory, larger ones go to disk as they arrive; with gunicorn's read
+# buffer, a connection sending a body holds at most 2 x 64 KiB of the API's memory (2,000 at
+# once: 256 MiB). gunicorn reads what it is asked for in one piece, so larger reads buy no CPU.
+SPOOL_MEMORY_BYTES = 64 * 1024
 READ_BYTES = 64 * 1024
 
 

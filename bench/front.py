@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import resource
 import socket
 import threading
@@ -49,8 +50,8 @@ def _connect(stack: Stack, timeout: float = PROBE_TIMEOUT) -> socket.socket:
 
 
 def _statuses(received: bytes) -> list[int]:
-    """The final statuses in a stream of HTTP/1.1 answers (interim 1xx included)."""
-    return [int(line.split()[1]) for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+    """The statuses in a stream of HTTP/1.1 answers (interim 1xx included)."""
+    return [int(status) for status in re.findall(rb"HTTP/1\.[01] (\d{3}) ", received)]
 
 
 def _read_all(sock: socket.socket) -> bytes:
@@ -170,7 +171,7 @@ def long_polls(stack: Stack, polls: int, slow_uploads: int) -> dict[str, object]
         sock = _connect(stack, 40)
         sock.sendall(upload_head + body[:100])  # the rest never comes while measured
         waiting.append(sock)
-    time.sleep(1.0)  # the bench lets every request reach the API before it measures
+    settle(stack)
     health_seconds, health = healthz(stack)
     upload_seconds, upload = timed(
         lambda: (
@@ -190,6 +191,19 @@ def long_polls(stack: Stack, polls: int, slow_uploads: int) -> dict[str, object]
         "upload s": upload_seconds,
         "upload": upload,
     }
+
+
+def settle(stack: Stack, idle_cpu: float = 0.02, every: float = 0.5) -> None:
+    """Until the API has taken in every request sent (its CPU use over `every` seconds falls
+    under `idle_cpu` seconds): what then costs it nothing is what waits."""
+    leader = stack.processes["API"].pid
+    spent = sum(_cpu(pid) for pid in [leader, *child_pids(leader)])
+    while True:
+        time.sleep(every)
+        now = sum(_cpu(pid) for pid in [leader, *child_pids(leader)])
+        if now - spent < idle_cpu:
+            return
+        spent = now
 
 
 def api_rss(stack: Stack) -> int:
