@@ -14,10 +14,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from api.uploads import FORM_OVERHEAD_BYTES
 from cli.up import SCRIPTS
 from shared.celery_app import ANALYZE_QUEUE
 from shared.manifest import load_pack
 from shared.redis_connection import parse_sentinel_url
+from shared.settings import Settings
 from tests.conftest import MODEL_DIR, REPO
 from tests.service import start_worker_expecting_refusal
 
@@ -330,3 +332,15 @@ def test_sentinel_kubernetes_variant_points_readface_and_keda_at_the_sentinels()
     assert trigger["metadata"]["sentinelMaster"] == "readface"
     assert trigger["metadata"]["addresses"] == "readface-sentinel:26379"
     assert trigger["metadata"]["listName"] == ANALYZE_QUEUE
+
+
+def test_compose_puts_nginx_in_front_of_the_api_with_its_limits() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "ports" not in services["api"] and services["proxy"]["ports"] == ["8000:8000"]
+    assert services["api"]["environment"]["READFACE_PROXY_HOPS"] == 1
+    assert services["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
+    conf = (REPO / "deploy" / "nginx" / "readface.conf").read_text()
+    body_kib = (Settings().max_upload_bytes + FORM_OVERHEAD_BYTES) // 1024
+    assert f"client_max_body_size {body_kib}k;" in conf
+    assert "proxy_request_buffering on;" in conf
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
