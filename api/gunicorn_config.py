@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import resource
 import socket
 from http import HTTPStatus
 from typing import Any
@@ -44,6 +45,16 @@ graceful_timeout = 10
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def on_starting(server: Any) -> None:
+    """Raise the open-files limit (inherited by the worker) to what worker_connections needs,
+    within the hard limit: a shell's default of 1,024 would refuse the 1,025th connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = worker_connections + 256  # Redis, the blob store, log files, temporary files
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, ceiling), hard))
 
 
 @functools.cache
