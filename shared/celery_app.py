@@ -64,7 +64,7 @@ def analysis_visibility_timeout(settings: Settings) -> float:
 
 def callback_visibility_timeout(settings: Settings) -> float:
     """Seconds after which a taken delivery is handed out again: the longest retry countdown
-    (worker/callbacks.py backoff_seconds) plus one attempt's deadline plus a margin."""
+    (shared/callbacks/delivery.py backoff_seconds) plus one attempt's deadline plus a margin."""
     longest_countdown = settings.callback_backoff * 2 ** max(settings.callback_max_attempts - 2, 0)
     return longest_countdown + settings.callback_timeout + VISIBILITY_MARGIN_SECONDS
 

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.result_values import ATTRIBUTES, REQUIRED_ATTRIBUTES
 from shared.tenants import ApiKey, parse_api_keys
-from shared.vocabulary import ATTRIBUTES, REQUIRED_ATTRIBUTES
 
 DAY_SECONDS = 24 * 3600
 # Defaults that must not depend on the working directory: `readface` runs from anywhere.

@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.logs import log_job_event
 from shared.store import Job
 from worker.metrics import DROPPED, RETRIED, SKIPPED, SUCCEEDED, worker_metrics

@@ -23,23 +23,23 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
+from shared.callbacks.delivery import DROPPED, DeliveryFailed, backoff_seconds, deliver
+from shared.callbacks.signing import check_secret
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
-from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
 from worker.memory_limit import limit_memory
 from worker.metrics import forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 from worker.sweeper import run_in_workers
-from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
 

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import Metrics
 from shared.celery_app import ANALYZE_QUEUE, CALLBACK_QUEUE
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.settings import Settings
 from shared.store import Job
 from tests.conftest import REPO

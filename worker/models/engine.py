@@ -21,7 +21,7 @@ import openvino as ov
 import openvino.properties as props
 import openvino.properties.hint as hints
 
-from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
+from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
 
 
 Shape = tuple[int, ...]
