@@ -150,7 +150,7 @@ class AnalyzeTask(Task):
         the upload, in Celery's own code), the hard limit (Celery calls this in the main process
         once it killed the child), a Redis error after its retries. failure_for says which."""
         analysis_id = args[0]
-        tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
+        tenant = args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
         failure = failure_for(exc)
         ended = analysis_blobs(tenant).fail(analysis_id, *failure)
         events.analysis_ended(analysis_id, tenant, ended, failure, None)
@@ -215,7 +215,7 @@ def _took_longer_than(seconds: float) -> str:
 )
 def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     """Analyse the uploaded bytes of one id of a tenant and store the outcome ("" is the scope
-    without API keys, and what a message sent before tenants means)."""
+    without API keys, which task_args leaves out of the message)."""
     jobs = analysis_blobs(tenant)
     job = jobs.store.mark_running(analysis_id, self.request.id)
     if job is None:
