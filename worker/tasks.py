@@ -35,7 +35,7 @@ from shared.store import Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
 from worker.memory_limit import limit_memory
-from worker.metrics import forget_process, prepare_metrics, worker_metrics
+from worker.metrics import CallbackOutcome, forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
@@ -261,20 +261,21 @@ def deliver_callback(
     each time."""
     attempt = self.request.retries
 
-    def attempted(outcome: str, detail: str) -> None:
+    def attempted(outcome: CallbackOutcome, detail: str) -> None:
         events.callback_attempt(analysis_id, tenant, message_id, attempt + 1, outcome, url, detail)
 
     try:
         delivered = deliver(store().for_tenant(tenant), analysis_id, url, message_id)
     except InvalidCallback as error:
-        attempted("refused", error.message)
+        attempted(CallbackOutcome.REFUSED, error.message)
         return f"refused: {error.message}"
     # The soft time limit (prefork pools only) is one more way for an attempt to fail.
     except (DeliveryFailed, SoftTimeLimitExceeded) as error:
         if attempt + 1 >= settings().callback_max_attempts:
-            attempted("gave_up", str(error))
+            attempted(CallbackOutcome.GAVE_UP, str(error))
             return f"gave up: {error}"
-        attempted("failed", str(error))
+        attempted(CallbackOutcome.FAILED, str(error))
         raise self.retry(countdown=backoff_seconds(settings(), attempt), exc=error) from error
-    attempted("dropped" if delivered == DROPPED else "delivered", delivered)
+    dropped = delivered == DROPPED
+    attempted(CallbackOutcome.DROPPED if dropped else CallbackOutcome.DELIVERED, delivered)
     return delivered
