@@ -204,3 +204,22 @@ def test_every_setting_in_the_table_is_read_by_the_code() -> None:
     documented = set(re.findall(r"^\| `(READFACE_[A-Z_]+)`", table, re.M))
     assert documented, "the settings table moved: update this test"
     assert not documented - _known_settings()
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_between_pages_lands_on_a_heading() -> None:
+    broken = []
+    for path in DOCS:
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md)?(?:#([\w-]+))?\)", path.read_text()):
+            page = (path.parent / target) if target else path
+            if not page.is_file():
+                broken.append(f"{path.name}: {target}")
+                continue
+            headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+            if anchor and anchor not in {_anchor(h) for h in headings}:
+                broken.append(f"{path.name}: {target}#{anchor}")
+    assert not broken
