@@ -35,8 +35,13 @@ def _commands() -> Iterator[tuple[str, str, bool]]:
     for path in DOCS:
         fence: str | None = None
         pending = ""
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        paragraph: list[str] = []  # prose lines: an inline command may wrap onto the next line
+        for number, line in enumerate([*path.read_text().splitlines(), ""], 1):
             opened = _FENCE.match(line)
+            if fence is None and (opened or not line.strip()):
+                for span in _INLINE.findall(" ".join(paragraph)):
+                    yield f"{path.name}:{number - len(paragraph)}", span, False
+                paragraph = []
             if opened and fence is None:
                 fence, start = opened.group(1), number
                 continue
@@ -49,9 +54,8 @@ def _commands() -> Iterator[tuple[str, str, bool]]:
                     if pending.strip() and not pending.lstrip().startswith("#"):
                         yield f"{path.name}:{start}", pending.strip(), True
                     pending = ""
-            elif fence is None:
-                for span in _INLINE.findall(line):
-                    yield f"{path.name}:{number}", span, False
+            elif fence is None and line.strip():
+                paragraph.append(line.strip())
 
 
 def _makefile_targets() -> set[str]:
