@@ -45,11 +45,11 @@ from bench.abuse_attacks import (
 from bench.common import save, table
 from bench.load import call
 from bench.stack import Stack, local_stack
+from harness.dns import can_fake_dns, silent_dns
+from harness.images import astronaut_jpeg
+from harness.service import child_pids
 from shared.settings import Settings
 from shared.store import Store
-from tests.dns import can_fake_dns, silent_dns
-from tests.images import astronaut_jpeg
-from tests.service import child_pids
 
 MB = 1_000_000
 # Functional bounds: any attack passing one of them makes the suite fail.

@@ -19,13 +19,13 @@ import numpy as np
 
 from bench.load import call
 from bench.stack import Stack
+from harness.dns import SilentDns
+from harness.images import astronaut_jpeg, encode, scan_bomb
+from harness.receivers import DRIP_SECONDS, DrippingReceiver
 from shared.callback_urls import DNS_MAX_LOOKUPS
 from shared.celery_app import CALLBACK_WORKER_THREADS
 from shared.imageinfo import FORMAT_MAX_PIXELS
 from shared.jpeg_markers import MAX_SCANS
-from tests.dns import SilentDns
-from tests.images import astronaut_jpeg, encode, scan_bomb
-from tests.receivers import DRIP_SECONDS, DrippingReceiver
 
 # Callback settings of the stack the slow receiver runs against: short, so the suite is too.
 CALLBACK_TIMEOUT_SECONDS = 2.0

@@ -1,5 +1,5 @@
 """The image bombs of issue 26 against a local stack with one analysis process: each file is
-generated here (tests/bombs.py), sent as `curl --data-binary` would send it, and followed to its
+generated here (harness/bombs.py), sent as `curl --data-binary` would send it, and followed to its
 end. Per file: the answer and the job's outcome, the analysis process's peak RSS while it was
 handled (VmHWM from /proc, reset before each file), the time the worker held it, and how much
 longer an unrelated photo submitted right behind it took than with no attack.
@@ -25,11 +25,11 @@ import requests
 from bench.abuse import analysis_seconds, baseline_seconds, jobs_seen
 from bench.common import save, table
 from bench.stack import Stack, local_stack
+from harness import bombs
+from harness.images import astronaut_jpeg
+from harness.service import child_pids
 from shared.settings import Settings, get_settings
 from shared.store import Store
-from tests import bombs
-from tests.images import astronaut_jpeg
-from tests.service import child_pids
 from worker.memory_limit import MB, status_bytes
 
 DELAY_BOUND_SECONDS = 5.0

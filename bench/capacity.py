@@ -16,7 +16,7 @@ import requests
 
 from bench.common import save, table
 from bench.stack import local_stack
-from tests.images import astronaut_group, encode, phone_photo
+from harness.images import astronaut_group, encode, phone_photo
 
 GIB = 1024**3
 

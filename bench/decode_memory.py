@@ -46,7 +46,7 @@ def _size_at(cap: int, aspect: float = 4 / 3) -> tuple[int, int]:
 
 def _canvas(width: int, height: int) -> np.ndarray:
     """BGR astronaut tiles covering width x height (faces everywhere, realistic entropy)."""
-    from tests.images import astronaut_rgb
+    from harness.images import astronaut_rgb
 
     tile = cv2.cvtColor(astronaut_rgb(), cv2.COLOR_RGB2BGR)
     reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)

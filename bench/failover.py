@@ -2,7 +2,7 @@
 new job costs, and what asynchronous replication loses without it.
 
 Each part runs Debian's redis-server (a primary, a replica) and three sentinels
-(tests/sentinel.py: down-after 1 s) with the API under gunicorn; no worker is needed, the jobs
+(harness/sentinel.py: down-after 1 s) with the API under gunicorn; no worker is needed, the jobs
 only queue.
 
 1. Failovers: uploads arrive from 4 clients that retry on 503 (READFACE_REDIS_ACK_REPLICAS=1);
@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import median, percentile, save, table
+from harness.images import astronaut_jpegs, astronaut_rgb, encode
+from harness.sentinel import SentinelDeployment, Submissions, running_sentinel_deployment
+from harness.service import Api, poll, running_api, service_env, store_for
 from shared.jobs import analysis_id_for
-from tests.images import astronaut_jpegs, astronaut_rgb, encode
-from tests.sentinel import SentinelDeployment, Submissions, running_sentinel_deployment
-from tests.service import Api, poll, running_api, service_env, store_for
 
 
 def _env(url: str, ack_replicas: int) -> dict[str, str]:

@@ -16,7 +16,7 @@ import requests
 from bench.common import REPO, median, save, table
 from bench.stack import open_log
 from cli.up import free_port, start_api, start_redis, start_worker, stop
-from tests.service import child_pids
+from harness.service import child_pids
 
 
 def _kb_line(path: Path, label: str) -> float:

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from cli.up import SCRIPTS
+from harness.paths import MODEL_DIR, REPO
+from harness.service import start_worker_expecting_refusal
 from shared.celery_app import ANALYZE_QUEUE
 from shared.manifest import load_pack
 from shared.redis_connection import parse_sentinel_url
-from tests.conftest import MODEL_DIR, REPO
-from tests.service import start_worker_expecting_refusal
 
 DOCKERFILES = ["Dockerfile.worker", "Dockerfile.api"]
 K8S = REPO / "deploy" / "k8s"

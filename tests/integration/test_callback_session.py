@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import requests
 
+from harness.receivers import DrippingReceiver
 from shared.errors import InvalidCallback
-from tests.receivers import DrippingReceiver
 from worker.callbacks import callback_session
 
 

@@ -17,10 +17,10 @@ import redis
 import requests
 
 from cli.up import free_port
-from tests.conftest import REPO
-from tests.images import astronaut_jpeg
-from tests.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
-from tests.service import Api, poll
+from harness.images import astronaut_jpeg
+from harness.paths import REPO
+from harness.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
+from harness.service import Api, poll
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.up import free_port, start_api, start_worker, stop
-from tests.images import astronaut_grid, astronaut_jpeg, encode, slow_png
-from tests.readface_up import cleaned_up, serving_url, start_up
-from tests.receivers import Receiver
-from tests.service import (
+from harness.images import astronaut_grid, astronaut_jpeg, encode, slow_png
+from harness.readface_up import cleaned_up, serving_url, start_up
+from harness.receivers import Receiver
+from harness.service import (
     Api,
     child_pids,
     poll,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
+from harness.service import poll
 from shared.callback_urls import (
     CallbackLookupsBusy,
     CallbackLookupTimedOut,
@@ -21,7 +22,6 @@ from shared.callback_urls import (
     is_public_address,
 )
 from shared.errors import InvalidCallback
-from tests.service import poll
 from worker.webhooks import webhook_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -15,10 +15,10 @@ import openvino as ov
 import pytest
 
 from bench.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
+from harness.paths import MODEL_DIR
 from shared.settings import Settings, get_settings
 from shared.vocabulary import EXACT, FAST
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
 from worker.conversion.prototxt import read_deploy
 from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
 from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine

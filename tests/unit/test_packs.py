@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import MODEL_DIR
 from shared.manifest import (
     Derivation,
     NpmSource,
@@ -17,7 +18,6 @@ from shared.manifest import (
     pack_names,
 )
 from shared.settings import Settings
-from tests.conftest import MODEL_DIR
 from worker.packs import PackVerificationError, fetch_pack, verify_pack
 from worker.pipeline import load_pipeline
 

@@ -20,6 +20,7 @@ import redis
 import requests
 
 from cli.up import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
+from harness.paths import MODEL_DIR, REPO
 from shared.blobs import open_blob_store
 from shared.blobs.analyses import AnalysisBlobs
 from shared.celery_app import (
@@ -31,7 +32,6 @@ from shared.celery_app import (
 )
 from shared.settings import Settings
 from shared.store import Store
-from tests.conftest import MODEL_DIR, REPO
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 # The upload token of a job a test claims in the store directly, whose blob nobody wrote: for

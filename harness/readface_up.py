@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cli.up import free_port
-from tests.service import poll
+from harness.service import poll
 
 
 def processes_with_marker(marker: str) -> list[int]:

@@ -19,7 +19,7 @@ import redis
 import requests
 
 from cli.up import free_port, redis_server_binary, redis_url, stop, wait_for_redis
-from tests.service import poll
+from harness.service import poll
 
 MASTER_NAME = "readface"
 QUORUM = 2

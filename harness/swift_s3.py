@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.up import free_port, stop
-from tests.service import poll
+from harness.service import poll
 
 # Debian's swift is a package of the system's Python, not of the project's virtualenv.
 SWIFT_PYTHON = "/usr/bin/python3"

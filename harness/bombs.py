@@ -17,7 +17,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image
 
-from tests.images import astronaut_rgb, encode, png_chunk
+from harness.images import astronaut_rgb, encode, png_chunk
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
