@@ -19,10 +19,10 @@ from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encod
 from harness.paths import MODEL_DIR
 from shared.settings import Settings, get_settings
 from shared.vocabulary import EXACT, FAST
-from worker.conversion.prototxt import read_deploy
-from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
 from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine
+from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
+from worker.models.ssd import detection_output, head_blobs, ssd_spec
 from worker.pipeline import load_pipeline
 
 

@@ -50,6 +50,16 @@ def test_nothing_outside_tests_imports_tests() -> None:
     assert importers_of("tests", modules(*(p for p in PACKAGES if p != "tests"))) == []
 
 
+def test_only_the_build_step_imports_the_conversions() -> None:
+    """worker/conversion/ runs when models are fetched; the worker at run time needs none of it
+    (nor onnx). The command that fetches imports it, late."""
+    conversion = REPO / "worker" / "conversion"
+    run_time = (
+        path for path in modules("worker", "api", "shared") if conversion not in path.parents
+    )
+    assert importers_of("worker.conversion", run_time) == []
+
+
 def test_the_import_check_sees_late_relative_and_plain_imports(tmp_path: Path) -> None:
     source = tmp_path / "stack.py"
     source.write_text(

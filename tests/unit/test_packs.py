@@ -18,7 +18,8 @@ from shared.manifest import (
     pack_names,
 )
 from shared.settings import Settings
-from worker.packs import PackVerificationError, fetch_pack, verify_pack
+from worker.conversion.fetch import fetch_pack
+from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import load_pipeline
 
 

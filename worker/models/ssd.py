@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.conversion.prototxt import Deploy, Layer, first, spatial_sizes
+from worker.models.prototxt import Deploy, Layer, first, spatial_sizes
 
 
 @dataclass(frozen=True, slots=True)
