@@ -1,9 +1,9 @@
 """Hostile images (issue 26), generated in code: small on the wire, each once costly to decode.
 
-The defaults are the sizes of the issue's table (`bench.abuse`); tests pass smaller ones. Every
-container is written by hand where no encoder here writes it (arithmetic-coded and lossless JPEG,
-HEIF grids, animated WebP, APNG); the compressed data inside comes from real encoders or is the
-shortest valid coding of a flat image.
+The defaults are the sizes of the issue's table (`bench.faults.abuse`); tests pass smaller ones.
+Every container is written by hand where no encoder here writes it (arithmetic-coded and lossless
+JPEG, HEIF grids, animated WebP, APNG); the compressed data inside comes from real encoders or is
+the shortest valid coding of a flat image.
 """
 
 from __future__ import annotations

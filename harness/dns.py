@@ -1,6 +1,6 @@
 """A name server that never answers, and the API started behind it: glibc has no variable for
 the name server, so the API gets its own mount namespace with /etc/resolv.conf bind-mounted
-over (root and `unshare` needed). Used by the DNS-stall fault test and `bench.abuse`."""
+over (root and `unshare` needed). Used by the DNS-stall fault test and `bench.faults.abuse`."""
 
 from __future__ import annotations
 

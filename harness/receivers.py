@@ -1,5 +1,5 @@
 """Callback receivers, a polite one and ones that misbehave the way the outside world can: used by
-the callback tests and `bench.abuse`."""
+the callback tests and `bench.faults.abuse`."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ class Settings:
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast): worker/models/engine.py.
     # `fast` (bf16) passed the parity gates with the cydral pack but cost congress gender 98.4 ->
-    # 98.0% and in range 74.4 -> 74.0% (`python -m bench.parity`): not the default until it doesn't.
+    # 98.0% and in range 74.4 -> 74.0% (`python -m bench.accuracy.parity`): not the default until it
+    # doesn't.
     engine: str = "openvino"
     precision: str = "exact"
     # What each face's result holds (READFACE_ATTRIBUTES, comma-separated): gender and age always;

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.tfjs_parity import compare, onnx_outputs, tfjs_outputs
+from bench.accuracy.tfjs_parity import compare, onnx_outputs, tfjs_outputs
 from harness.images import astronaut_grid, astronaut_rgb
 from harness.paths import MODEL_DIR
 from shared.manifest import Derivation, load_pack

@@ -142,8 +142,8 @@ class OpenVINOEngine:
             hints.enable_cpu_pinning: False,
             # The age network's activations on real chips include denormal floats, which fp32
             # kernels compute several times slower: flushed to zero, 8 chips take 7.2 ms instead
-            # of 35.5 (python -m bench.engines) and a group photo's classify 15 ms instead of 56,
-            # with every bench.parity output the same. OpenVINO sets the CPU's flush-to-zero
+            # of 35.5 (python -m bench.speed.engines) and a group photo's classify 15 ms instead of 56,
+            # with every bench.accuracy.parity output the same. OpenVINO sets the CPU's flush-to-zero
             # flags on the thread that runs the network and leaves them set, so the worker's
             # other float code on that thread flushes denormals too (no output changes either:
             # the 590 faces of ../shared/eval answer the same with and without).

@@ -2,13 +2,13 @@
 portraits only (public domain), cross-validated on their halves, and scored on utkface, which is
 for evaluation only (non-commercial licence: nothing shipped is fitted on it).
 
-    python -m bench.calibration_cydral [--eval-dir DIR]
+    python -m bench.calibration.cydral [--eval-dir DIR]
 
 "before" is what shipped until issue 16 (the age map fitted on utkface, the landmark box on utkface
 and congress); "after" is what ships. Congress rows score each half with a calibration fitted on
 the other half; utkface rows use the fit on all of congress, i.e. what ships. Network outputs are
-cached (bench/network_outputs.py), so a refit costs seconds. How each design choice was made:
-`python -m bench.calibration_choices`.
+cached (bench/calibration/cydral_outputs.py), so a refit costs seconds. How each design choice was
+made: `python -m bench.calibration.cydral_choices`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import accuracy
-from bench import calibration_scores as cs
+from bench.accuracy import packs as accuracy
+from bench.calibration import scores as cs
+from bench.calibration.cydral_outputs import SetOutputs, set_outputs
 from bench.common import EVAL_DIR, save, table
-from bench.network_outputs import SetOutputs, set_outputs
 from worker.options import CYDRAL_CALIBRATION, SHIPPED
 
 # The shipped age map undone (options to replace): the identity over the network's classes.

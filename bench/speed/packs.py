@@ -4,7 +4,7 @@ on the configured engine: the default pack with and without its expression netwo
 (READFACE_ATTRIBUTES=gender,age) against the cydral pack, the default until issue 28. Classify
 is also given per face, and as a ratio to the cydral pack's.
 
-    python -m bench.pack_speed [--eval-dir DIR] [--portraits 20] [--rounds 5]
+    python -m bench.speed.packs [--eval-dir DIR] [--portraits 20] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import cv2
 
-from bench import accuracy
+from bench.accuracy import packs as accuracy
 from bench.common import EVAL_DIR, save, table
-from bench.speed import STAGES, group_photos
+from bench.speed.pipeline import STAGES, group_photos
 from shared.settings import get_settings
 from worker.pipeline import Pipeline, load_pipeline
 

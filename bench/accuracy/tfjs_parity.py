@@ -4,7 +4,7 @@ the same chips. tests/unit/test_faceapi_parity.py checks photos of its own; this
 on the best face of the first N congress portraits and utkface crops (all: --limit 0; TF.js on
 the CPU backend takes about half a second per chip), on each engine.
 
-    python -m bench.tfjs_parity [--eval-dir DIR] [--limit N]
+    python -m bench.accuracy.tfjs_parity [--eval-dir DIR] [--limit N]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import accuracy
+from bench.accuracy import packs as accuracy
 from bench.common import EVAL_DIR, REPO, save, table
 from shared.settings import get_settings
 from shared.vocabulary import EXACT, FAST

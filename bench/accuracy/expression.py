@@ -9,7 +9,7 @@ model as a second opinion, the confusion matrix; then each network's forward tim
 the configured engine (a batch of 8, one thread), and how often the networks agree on the best
 face of every congress portrait and utkface crop.
 
-    python -m bench.expression [--eval-dir DIR]
+    python -m bench.accuracy.expression [--eval-dir DIR]
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 import openvino as ov
 
+from bench.calibration.faceapi_outputs import faceapi_outputs
 from bench.common import EVAL_DIR, median, save, table
-from bench.faceapi_outputs import faceapi_outputs
 from shared.manifest import load_pack
 from shared.settings import get_settings
 from shared.vocabulary import EXPRESSIONS

@@ -2,7 +2,7 @@
 asks: the gender log-odds averaged, the two calibrated ages averaged, every constant (each
 network's calibration, the combined estimate's spread) fitted on one half of congress and scored
 on the other, and on utkface (evaluation only) with the fits on all of congress. It ships only if
-it wins on both sets; bench.calibration prints the table.
+it wins on both sets; bench.calibration.faceapi prints the table.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import calibration_scores as cs
-from bench import faceapi_fit as ff
-from bench.faceapi_outputs import FaceApiOutputs
-from bench.network_outputs import SetOutputs, set_outputs
+from bench.calibration import faceapi_fit as ff
+from bench.calibration import scores as cs
+from bench.calibration.cydral_outputs import SetOutputs, set_outputs
+from bench.calibration.faceapi_outputs import FaceApiOutputs
 from worker.models.cydral import gender_log_odds
 from worker.options import SHIPPED
 

@@ -1,7 +1,8 @@
 """Fitting the cydral pack's calibration from network outputs and interval labels: the congress
 portraits (public domain) give each member's age as a range of whole years, since the photo's date
-is unknown. `python -m bench.calibration_cydral` fits and scores it; the values ship in
-worker/options.py. The default pack's age map is fitted the same way (bench/faceapi_fit.py).
+is unknown. `python -m bench.calibration.cydral` fits and scores it; the values ship in
+worker/options.py. The default pack's age map is fitted the same way
+(bench/calibration/faceapi_fit.py).
 
 The age map is the inverse of the network's response curve g (true age -> age expectation), fitted
 so that each face's expectation falls between g(low) and g(high + 1): the loss is zero inside and

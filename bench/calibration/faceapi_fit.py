@@ -1,8 +1,8 @@
 """Fitting and scoring the default pack's calibration (face-api's AgeGenderNet) from cached network
-outputs, on the congress portraits only (public domain): the age map (bench/calibration_fit.py's
+outputs, on the congress portraits only (public domain): the age map (bench/calibration/fit.py's
 inverse response curve), the spread of the true age around the estimate as a function of the
-estimate, and the temperature of P(male). `python -m bench.calibration` shows the choices and
-scores them out of fold; the values ship in worker/options.py.
+estimate, and the temperature of P(male). `python -m bench.calibration.faceapi` shows the choices
+and scores them out of fold; the values ship in worker/options.py.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from bench import calibration_fit as fit
-from bench.calibration_scores import Said, halves
-from bench.faceapi_outputs import FaceApiOutputs
+from bench.calibration import fit
+from bench.calibration.faceapi_outputs import FaceApiOutputs
+from bench.calibration.scores import Said, halves
 from worker.models.faceapi import face_attributes
 from worker.options import PipelineOptions
 

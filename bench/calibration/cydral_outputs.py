@@ -1,6 +1,6 @@
 """The cydral pack's network outputs for the best face of every labelled photo of ../shared/eval,
 computed once and cached, so calibrations are fitted and scored without running the networks again
-(bench/faceapi_outputs.py does the same for the default pack's networks).
+(bench/calibration/faceapi_outputs.py does the same for the default pack's networks).
 
 The cache (var/bench-cache/, git-ignored) is keyed by everything that shapes the outputs: the
 options that move boxes and chips (not the calibration), the pack, the engine and the source of
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import accuracy
+from bench.accuracy import packs as accuracy
 from bench.common import REPO
 from shared.manifest import load_pack
 from shared.settings import get_settings
@@ -28,7 +28,7 @@ from worker.pipeline import load_pipeline
 
 CACHE_DIR = REPO / "var" / "bench-cache"
 # The code that decides the outputs: the stages that cut the chips, the networks' runners, and
-# this bench's own reading of the photos and labels (bench/accuracy.py pads utkface's crops).
+# this bench's own reading of the photos and labels (bench/accuracy/packs.py pads utkface's crops).
 SOURCES = (
     "worker/decode.py",
     "worker/align.py",
@@ -36,8 +36,8 @@ SOURCES = (
     "worker/models/cydral.py",
     "worker/models/base.py",
     "worker/models/engine.py",
-    "bench/accuracy.py",
-    "bench/network_outputs.py",
+    "bench/accuracy/packs.py",
+    "bench/calibration/cydral_outputs.py",
 )
 
 

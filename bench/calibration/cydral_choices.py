@@ -1,7 +1,7 @@
 """Where the cydral pack's fitted constants come from, measured on the congress portraits only
 (public domain; worker/options.py cites these tables). utkface is never used here.
 
-    python -m bench.calibration_choices [--eval-dir DIR]
+    python -m bench.calibration.cydral_choices [--eval-dir DIR]
 
 Landmark box: res10's box against dlib's HOG box on the same faces. res10 filters: the shape of
 real faces' boxes, and how far res10's corner phantom overhangs the frame. Chip paddings, age-map
@@ -21,11 +21,11 @@ import dlib
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from bench import accuracy
-from bench import calibration_fit as fit
-from bench import calibration_scores as cs
+from bench.accuracy import packs as accuracy
+from bench.calibration import fit
+from bench.calibration import scores as cs
+from bench.calibration.cydral_outputs import SetOutputs, set_outputs
 from bench.common import EVAL_DIR, save, table
-from bench.network_outputs import SetOutputs, set_outputs
 from shared.settings import get_settings
 from worker.models.cydral import CYDRAL_AGE_YEARS, gender_log_odds, spread_kernel
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, _shrink

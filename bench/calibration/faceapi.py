@@ -4,10 +4,10 @@ shipped calibration scored the same way and on utkface (evaluation only, non-com
 nothing shipped is fitted on it), the 80% age ranges by band, gender reliability, the ensemble
 with the cydral pack's networks, and issue 28's targets.
 
-    python -m bench.calibration [--eval-dir DIR]
+    python -m bench.calibration.faceapi [--eval-dir DIR]
 
-Network outputs are cached (bench/faceapi_outputs.py), so a refit costs seconds. The cydral pack's
-own calibration: `python -m bench.calibration_cydral`.
+Network outputs are cached (bench/calibration/faceapi_outputs.py), so a refit costs seconds. The
+cydral pack's own calibration: `python -m bench.calibration.cydral`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from bench import calibration_scores as cs
-from bench import ensemble
-from bench import faceapi_fit as ff
+from bench.calibration import ensemble
+from bench.calibration import faceapi_fit as ff
+from bench.calibration import scores as cs
+from bench.calibration.faceapi_outputs import CANDIDATE_PADDINGS, FaceApiOutputs, faceapi_outputs
 from bench.common import EVAL_DIR, save, table
-from bench.faceapi_outputs import CANDIDATE_PADDINGS, FaceApiOutputs, faceapi_outputs
 from worker.options import FACEAPI_CALIBRATION, SHIPPED
 
 NONE = dataclasses.replace(

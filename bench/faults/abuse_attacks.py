@@ -1,5 +1,5 @@
-"""The attacks of `bench.abuse` (issue 19), each bounded in count and time and aimed only at a
-local stack on 127.0.0.1. Each is built with its payloads ready, runs in a thread, sets `engaged`
+"""The attacks of `bench.faults.abuse` (issue 19), each bounded in count and time and aimed only at
+a local stack on 127.0.0.1. Each is built with its payloads ready, runs in a thread, sets `engaged`
 once it is in full effect (the harness then times an unrelated analysis) and returns what it
 sent, what came back and which jobs it got accepted."""
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.load import call
+from bench.faults.load import call
 from bench.stack import Stack
 from harness.dns import SilentDns
 from harness.images import astronaut_jpeg, encode, scan_bomb

@@ -1,7 +1,7 @@
 """The default pack's network outputs (face-api's AgeGenderNet and FaceExpressionNet) for the best
 face of every labelled photo of ../shared/eval, one chip per candidate padding, computed once and
-cached (var/bench-cache/, keyed as bench/network_outputs.py keys the cydral pack's), so that
-calibrations and chip choices are fitted and scored without running the networks again.
+cached (var/bench-cache/, keyed as bench/calibration/cydral_outputs.py keys the cydral pack's), so
+that calibrations and chip choices are fitted and scored without running the networks again.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import accuracy
-from bench.network_outputs import CACHE_DIR, cache_key
+from bench.accuracy import packs as accuracy
+from bench.calibration.cydral_outputs import CACHE_DIR, cache_key
 from shared.settings import get_settings
 from worker.decode import decode_image
 from worker.models.faceapi import FaceApiModel
 from worker.options import SHIPPED, PipelineOptions
 from worker.pipeline import load_pipeline
 
-# Chips cut for every face: the shipped choice is among them (bench.calibration compares them).
+# Chips cut for every face: the shipped choice is among them (bench.calibration.faceapi compares
+# them).
 CANDIDATE_PADDINGS = (0.15, 0.2, 0.25, 0.3, 0.35)
 SOURCES = (
     "worker/decode.py",
@@ -28,8 +29,8 @@ SOURCES = (
     "worker/models/res10.py",
     "worker/models/faceapi.py",
     "worker/models/engine.py",
-    "bench/accuracy.py",
-    "bench/faceapi_outputs.py",
+    "bench/accuracy/packs.py",
+    "bench/calibration/faceapi_outputs.py",
 )
 
 

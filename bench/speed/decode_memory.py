@@ -6,7 +6,7 @@ resident set) from /proc/self/status, after loading the models and after the ana
 the worker's memory ceiling (worker/memory_limit.py) as in a worker. The caps in
 shared/imageinfo.py are chosen so that every row stays under 400 MB.
 
-    python -m bench.decode_memory
+    python -m bench.speed.decode_memory
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
             path = Path(tmp) / "image"
             path.write_bytes(encode(_canvas(width, height)))
             run = subprocess.run(
-                [sys.executable, "-m", "bench.decode_memory", "--one", str(path)],
+                [sys.executable, "-m", "bench.speed.decode_memory", "--one", str(path)],
                 capture_output=True,
                 text=True,
             )

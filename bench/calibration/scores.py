@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.accuracy import AGE_BANDS, band_name
-from bench.calibration_fit import fit_calibration
-from bench.network_outputs import SetOutputs
+from bench.accuracy.packs import AGE_BANDS, band_name
+from bench.calibration.cydral_outputs import SetOutputs
+from bench.calibration.fit import fit_calibration
 from worker.models.cydral import face_attributes
 from worker.options import PipelineOptions
 

@@ -1,7 +1,7 @@
 """One photo through the whole service (API + Redis + Celery) against the in-process pipeline,
 and the response time of a dedup hit.
 
-    python -m bench.service [--runs 40]
+    python -m bench.speed.service [--runs 40]
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 from skimage import data
 
-from bench import load, speed
 from bench.common import median, percentile, save, table
+from bench.faults import load
+from bench.speed import pipeline as speed
 from bench.stack import local_stack
 from shared.settings import get_settings
 from worker.pipeline import load_pipeline

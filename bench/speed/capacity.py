@@ -1,6 +1,6 @@
-"""`python -m bench.capacity`: what one retained result costs in Redis and in the blob store, for
-a 1-face and a 10-face phone photo analysed by a local stack, and how many results 1 GiB of Redis
-then holds.
+"""`python -m bench.speed.capacity`: what one retained result costs in Redis and in the blob store,
+for a 1-face and a 10-face phone photo analysed by a local stack, and how many results 1 GiB of
+Redis then holds.
 
 Redis bytes are `MEMORY USAGE` of the analysis's keys (its job hash and result JSON). "Before" is
 the layout where Redis also held the annotated JPEG (`annotated:{id}`, a string), rebuilt from the

@@ -2,7 +2,7 @@
 two worker processes. Nothing accepted may be lost, deduplicated ids run once, and no upload is
 left in the blob store.
 
-    python -m bench.load [--submissions 1000] [--distinct 320] [--concurrency 32]
+    python -m bench.faults.load [--submissions 1000] [--distinct 320] [--concurrency 32]
 """
 
 from __future__ import annotations

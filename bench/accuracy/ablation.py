@@ -3,7 +3,7 @@ runner's figures with the choices added one at a time to a plain pipeline, and t
 align + classify time per face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time
 augmentation) are measured too.
 
-    python -m bench.ablation [--eval-dir DIR]
+    python -m bench.accuracy.ablation [--eval-dir DIR]
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench import accuracy, calibration_cydral
+from bench.accuracy import packs as accuracy
+from bench.calibration import cydral as calibration_cydral
 from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
 from worker.faces import FaceAttributes, FaceBox

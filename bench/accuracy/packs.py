@@ -4,7 +4,7 @@ cydral pack (the default until issue 28) comes that pack as it was before issue 
 calibration fitted on utkface), to compare. The band tables also say how often age.range holds
 the true age (the House portraits' point guesses on congress).
 
-python -m bench.accuracy [--pack default|cydral|levi-hassner|all] [--eval-dir DIR]
+python -m bench.accuracy.packs [--pack default|cydral|levi-hassner|all] [--eval-dir DIR]
 """
 
 from __future__ import annotations

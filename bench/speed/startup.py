@@ -1,6 +1,6 @@
 """Worker start-up to ready (models verified, loaded and warmed) and memory of each process.
 
-python -m bench.startup [--runs 3]
+python -m bench.speed.startup [--runs 3]
 """
 
 from __future__ import annotations

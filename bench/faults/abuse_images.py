@@ -8,7 +8,7 @@ Bounds (a file breaking one fails the suite): its expected answer, peak RSS with
 memory ceiling (READFACE_WORKER_MEMORY_MB), an unrelated analysis delayed less than 5 s, and the
 same analysis process still serving.
 
-    python -m bench.abuse_images        (also part of `make abuse`)
+    python -m bench.faults.abuse_images        (also part of `make abuse`)
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 import requests
 
-from bench.abuse import analysis_seconds, baseline_seconds, jobs_seen
 from bench.common import save, table
+from bench.faults.abuse import analysis_seconds, baseline_seconds, jobs_seen
 from bench.stack import Stack, local_stack
 from harness import bombs
 from harness.images import astronaut_jpeg

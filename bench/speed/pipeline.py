@@ -1,8 +1,8 @@
 """The in-process pipeline: time per stage, against its unavoidable parts measured bare, and how
 it scales with image size, face count, threads and processes; and per stage on each engine.
 
-    python -m bench.speed [--repeats 5] [--engine opencv|openvino] [--precision exact|fast]
-                          [--parts limit,sizes,faces,throughput,engines] [--portraits 30]
+    python -m bench.speed.pipeline [--repeats 5] [--engine opencv|openvino] [--precision exact|fast]
+                                   [--parts limit,sizes,faces,throughput,engines] [--portraits 30]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 from skimage import data
 
-from bench import accuracy
+from bench.accuracy import packs as accuracy
+from bench.accuracy.parity import add_engine_options, engine_settings, variant_pipelines
 from bench.common import EVAL_DIR, median, save, table
-from bench.parity import add_engine_options, engine_settings, variant_pipelines
 from shared.settings import Settings, get_settings
 from worker.align import landmark_box
 from worker.annotate import JPEG_QUALITY
