@@ -16,7 +16,7 @@ import requests
 from celery.app.control import Control
 
 from bench.common import REPO, RESULTS
-from cli.up import free_port, start_api, start_redis, start_worker, stop
+from cli.processes import free_port, start_api, start_redis, start_worker, stop
 from harness.dns import start_api_with_resolv_conf
 from shared.celery_app import (
     ANALYZE_QUEUE,

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
-from cli.up import SCRIPTS
+from cli.processes import SCRIPTS
 
 # A loopback address of its own, so port 53 is free on it whatever else the machine runs.
 SILENT_DNS_ADDRESS = "127.0.0.153"

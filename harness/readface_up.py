@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cli.up import free_port
+from cli.processes import free_port
 from harness.service import poll
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import redis
 import requests
 
-from cli.up import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
+from cli.processes import SCRIPTS, free_port, start_api, start_redis, start_worker, stop
 from harness.paths import MODEL_DIR, REPO
 from shared.blobs import open_blob_store
 from shared.blobs.analyses import AnalysisBlobs

@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cli.up import free_port, stop
+from cli.processes import free_port, stop
 from harness.service import poll
 
 # Debian's swift is a package of the system's Python, not of the project's virtualenv.

@@ -28,18 +28,14 @@ import numpy as np
 
 from bench.accuracy import packs as accuracy
 from bench.common import EVAL_DIR, save, table
-from shared.settings import Settings, get_settings
-from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
+from bench.engine_variants import variant_pipelines
+from shared.settings import get_settings
+from shared.vocabulary import EXACT, FAST
 from worker.faces import FaceBox
 from worker.models.base import FaceDetector
 from worker.models.res10 import box_iou
-from worker.pipeline import Pipeline, load_pipeline
+from worker.pipeline import Pipeline
 
-# Each variant by name, "engine precision"; the first is the reference.
-VARIANTS = {
-    f"{engine} {precision}": (engine, precision)
-    for engine, precision in (("opencv", EXACT), ("openvino", EXACT), ("openvino", FAST))
-}
 SETS = ("congress", "utkface", "groups")
 
 EXACT_IOU, EXACT_YEARS = 0.999, 0.05
@@ -140,30 +136,6 @@ def gates(precision: str, sets: dict[str, SetParity]) -> list[tuple[str, bool]]:
         (f"gender flips {flips:.2%} <= {FAST_FLIPS:.1%}", flips <= FAST_FLIPS),
         (f"mean |age change| {mean_years:.3f} <= {FAST_MEAN_YEARS}", mean_years <= FAST_MEAN_YEARS),
     ]
-
-
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """--engine and --precision, for a bench that runs one engine (default: the settings')."""
-    parser.add_argument("--engine", choices=ENGINES, default=None)
-    parser.add_argument("--precision", choices=PRECISIONS, default=None)
-
-
-def engine_settings(args: argparse.Namespace) -> Settings:
-    """The environment's settings with the engine and precision of add_engine_options."""
-    settings = get_settings()
-    return dataclasses.replace(
-        settings,
-        engine=args.engine or settings.engine,
-        precision=args.precision or settings.precision,
-    )
-
-
-def variant_pipelines(settings: Settings) -> dict[str, Pipeline]:
-    """A pipeline per VARIANTS entry, named "engine precision", the reference first."""
-    return {
-        name: load_pipeline(dataclasses.replace(settings, engine=engine, precision=precision))
-        for name, (engine, precision) in VARIANTS.items()
-    }
 
 
 def eval_photos(eval_dir: Path, limit: int | None) -> dict[str, list[bytes]]:

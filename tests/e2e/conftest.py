@@ -13,7 +13,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from cli.up import free_port
+from cli.processes import free_port
 from harness.paths import REPO
 from harness.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cli.up import free_port, stop
+from cli.processes import free_port, stop
 from harness.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
 from harness.images import astronaut_jpeg
 from harness.receivers import DRIP_SECONDS, DrippingReceiver, Receiver

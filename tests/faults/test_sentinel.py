@@ -19,12 +19,8 @@ from pathlib import Path
 import pytest
 
 from harness.images import astronaut_jpegs
-from harness.sentinel import (
-    SUBMIT_DEADLINE_SECONDS,
-    Node,
-    Submissions,
-    running_sentinel_deployment,
-)
+from harness.retried_uploads import SUBMIT_DEADLINE_SECONDS, Submissions
+from harness.sentinel import Node, running_sentinel_deployment
 from harness.service import (
     assert_all_end_once,
     poll,

@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.paths import REPO
 
 PACKAGES = ("api", "worker", "shared", "cli", "bench", "harness", "tests")
+MAX_LINES = 300
 
 
 def modules(*packages: str) -> Iterator[Path]:
@@ -58,6 +59,16 @@ def test_only_the_build_step_imports_the_conversions() -> None:
         path for path in modules("worker", "api", "shared") if conversion not in path.parents
     )
     assert importers_of("worker.conversion", run_time) == []
+
+
+def test_every_module_is_at_most_300_lines() -> None:
+    """Small modules, each a concern a reader holds at once (STYLE.md)."""
+    long = {
+        str(path.relative_to(REPO)): lines
+        for path in modules(*PACKAGES)
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
 
 
 def test_the_import_check_sees_late_relative_and_plain_imports(tmp_path: Path) -> None:
