@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
 from shared.settings import Settings, get_settings
-from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
 from worker.pipeline import Pipeline, load_pipeline
 
 # Each variant by name, "engine precision"; the first is the reference.

@@ -29,8 +29,8 @@ import numpy as np
 from bench.accuracy import packs as accuracy
 from bench.common import EVAL_DIR, save, table
 from bench.engine_variants import variant_pipelines
+from shared.result_values import EXACT, FAST
 from shared.settings import get_settings
-from shared.vocabulary import EXACT, FAST
 from worker.faces import FaceBox
 from worker.models.base import FaceDetector
 from worker.models.res10 import box_iou

@@ -22,7 +22,7 @@ from bench.stack import Stack
 from harness.dns import SilentDns
 from harness.images import astronaut_jpeg, encode, scan_bomb
 from harness.receivers import DRIP_SECONDS, DrippingReceiver
-from shared.callback_urls import DNS_MAX_LOOKUPS
+from shared.callbacks.addresses import DNS_MAX_LOOKUPS
 from shared.celery_app import CALLBACK_WORKER_THREADS
 from shared.imageinfo import FORMAT_MAX_PIXELS
 from shared.jpeg_markers import MAX_SCANS

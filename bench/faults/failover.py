@@ -31,7 +31,7 @@ from harness.images import astronaut_jpegs, astronaut_rgb, encode
 from harness.retried_uploads import Submissions
 from harness.sentinel import SentinelDeployment, running_sentinel_deployment
 from harness.service import Api, poll, running_api, service_env, store_for
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 
 
 def _env(url: str, ack_replicas: int) -> dict[str, str]:

@@ -26,7 +26,7 @@ from harness.service import (
     service_env,
 )
 from harness.service import wait_ready as wait_for_worker
-from shared.callback_urls import DNS_MAX_LOOKUPS
+from shared.callbacks.addresses import DNS_MAX_LOOKUPS
 
 pytestmark = pytest.mark.integration
 ATTEMPTS = 3

@@ -30,7 +30,7 @@ from harness.service import (
     store_for,
     wait_ready,
 )
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.redis_connection import redis_client
 from shared.settings import Settings
 from shared.store import Store

@@ -13,7 +13,7 @@ from PIL import Image
 
 from harness.images import astronaut_jpeg
 from harness.service import UNWRITTEN, Api, poll
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.store import Store
 from tests.schemas import component_schema
 

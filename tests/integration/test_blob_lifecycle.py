@@ -18,7 +18,7 @@ from shared.blobs import BlobStoreFull
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
 from shared.blobs.names import ORPHAN_SECONDS, annotated_name, new_token, upload_name
 from shared.blobs.sweep import sweep_blobs
-from shared.jobs import FailureCode, analysis_id_for
+from shared.job_states import FailureCode, analysis_id_for
 from shared.store import ClaimOutcome, Job, Store
 
 pytestmark = pytest.mark.integration

@@ -26,7 +26,7 @@ from harness.swift_s3 import BUCKET, SwiftS3
 from shared.blobs import BlobStore, open_blob_store
 from shared.blobs.names import ORPHAN_SECONDS, new_token, upload_name
 from shared.blobs.sweep import sweep_blobs
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.settings import Settings
 from shared.store import Store
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from harness.receivers import DrippingReceiver
+from shared.callbacks.delivery import callback_session
 from shared.errors import InvalidCallback
-from worker.callbacks import callback_session
 
 
 @pytest.fixture()

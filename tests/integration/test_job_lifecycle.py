@@ -20,7 +20,7 @@ from harness.service import (
     store_for,
     wait_ready,
 )
-from shared.jobs import FailureCode, analysis_id_for
+from shared.job_states import FailureCode, analysis_id_for
 from shared.manifest import load_pack
 from shared.store import Store
 

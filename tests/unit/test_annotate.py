@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness.images import ASTRONAUT_FACE, astronaut_grid
-from shared.vocabulary import Gender
+from shared.result_values import Gender
 from tests.drawn import rendered_tag
 from worker.annotate import (
     MAX_ANNOTATED_BYTES,

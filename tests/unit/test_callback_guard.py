@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from harness.service import poll
-from shared.callback_urls import (
+from shared.callbacks.addresses import (
     CallbackLookupsBusy,
     CallbackLookupTimedOut,
     HostLookups,
@@ -21,8 +21,8 @@ from shared.callback_urls import (
     check_callback_url,
     is_public_address,
 )
+from shared.callbacks.signing import webhook_headers
 from shared.errors import InvalidCallback
-from worker.webhooks import webhook_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

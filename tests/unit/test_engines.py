@@ -17,8 +17,8 @@ import pytest
 from bench.accuracy.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
 from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
 from harness.paths import MODEL_DIR
+from shared.result_values import EXACT, FAST
 from shared.settings import Settings, get_settings
-from shared.vocabulary import EXACT, FAST
 from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine
 from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
