@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from harness.http_corpus import OTHER_ID, UNKNOWN_ID, closed, read_answers
 from tests.containers.stack import Stack
-from tests.http_corpus import OTHER_ID, UNKNOWN_ID, closed, read_answers
 
 LIMIT_BYTES = 20 * 1024 * 1024  # READFACE_MAX_UPLOAD_BYTES in docker-compose.yml
 

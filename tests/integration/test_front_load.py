@@ -3,7 +3,7 @@ long-polls and 200 slow uploads hold no thread, so /healthz and a normal upload 
 meanwhile, and every long-poll wakes when its job ends; 32 concurrent 20 MiB uploads keep the
 API process under MEMORY_BOUND_BYTES, and its memory comes back afterwards.
 
-Times (the issue's 100 ms and 1 s) are measured by `python -m bench.front`, not asserted here.
+Times (the issue's 100 ms and 1 s) are measured by `python -m bench.faults.front`, not here.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import requests
 
-from shared.jobs import FailureCode
+from harness.http_corpus import read_answers
+from harness.images import encode
+from harness.service import UNWRITTEN, Api, child_pids, poll, running_api, wait_ready
+from shared.job_states import FailureCode
 from shared.store import Store
-from tests.http_corpus import read_answers
-from tests.images import encode
-from tests.service import UNWRITTEN, Api, child_pids, poll, running_api, wait_ready
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The HTTP conformance and request-smuggling corpus (tests/http_corpus.py) against the API under
+"""The HTTP conformance and request-smuggling corpus (harness/http_corpus.py) against the API under
 gunicorn, over raw sockets: each case gets exactly its expected answers, in order, and either the
 connection closes or the next request on it is answered as itself."""
 
@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.http_corpus import CASES, OTHER_ID, PROBE, UNKNOWN_ID, Case, closed, read_answers
-from tests.service import Api
+from harness.http_corpus import CASES, OTHER_ID, PROBE, UNKNOWN_ID, Case, closed, read_answers
+from harness.service import Api
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ import struct
 import numpy as np
 import pytest
 
+from harness.bombs import empty_app_segments_jpeg
+from harness.images import encode, heic, jpeg_claiming, png_header_only, scan_bomb
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.imageinfo import FORMAT_MAX_PIXELS, MEDIA_TYPES, read_image_info
 from shared.jpeg_markers import MAX_SCANS, MAX_SEGMENTS
-from tests.bombs import empty_app_segments_jpeg
-from tests.images import encode, heic, jpeg_claiming, png_header_only, scan_bomb
 
 LIMIT = 50_000_000
 
