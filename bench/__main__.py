@@ -19,6 +19,7 @@ MODULES = [
     "bench.peer",
     "bench.service",
     "bench.startup",
+    "bench.cli_startup",
 ]
 
 

@@ -6,11 +6,16 @@ Engines and precisions (READFACE_ENGINE, READFACE_PRECISION):
   the Caffe original; its precision is always `exact`.
 - `openvino`: OpenVINO's CPU plugin on ONNX files. `exact` computes in fp32 (cv2.dnn's outputs
   within float rounding); `fast` computes in bf16 where the CPU has it natively (else fp32, and
-  the engine reports `exact`).
+  the engine reports `exact`); `int8` is `fast` with the detector quantised to int8 at model-build
+  time (worker/conversion/res10_int8.py), which the detector's loader picks.
+
+Compiled networks are cached in a directory (OpenVINO's model cache, the data directory's
+`openvino-cache/`): a process that finds its networks there imports them instead of compiling.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,10 +26,12 @@ import openvino as ov
 import openvino.properties as props
 import openvino.properties.hint as hints
 
-from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
+from shared.vocabulary import ENGINES, EXACT, FAST, INT8, PRECISIONS
 
 
 Shape = tuple[int, ...]
+# The model cache's directory under the data directory.
+OPENVINO_CACHE = "openvino-cache"
 
 
 class Network(Protocol):
@@ -131,10 +138,14 @@ class OpenVINOEngine:
 
     name, reference = "openvino", False
 
-    def __init__(self, precision: str, *, flush_denormals: bool = True) -> None:
+    def __init__(
+        self, precision: str, *, flush_denormals: bool = True, cache_dir: Path | None = None
+    ) -> None:
         self._core = ov.Core()
-        bf16 = precision == FAST and cpu_has_bf16(self._core)
-        self.precision = FAST if bf16 else EXACT
+        if cache_dir is not None:
+            self._core.set_property({props.cache_dir: str(cache_dir)})
+        bf16 = precision in (FAST, INT8) and cpu_has_bf16(self._core)
+        self.precision = INT8 if precision == INT8 else FAST if bf16 else EXACT
         self._config: dict[str, object] = {
             hints.inference_precision: ov.Type.bf16 if bf16 else ov.Type.f32,
             props.inference_num_threads: 1,
@@ -162,8 +173,21 @@ def check_engine(name: str, precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
 
 
-def load_engine(name: str, precision: str = EXACT) -> Engine:
+def usable_cache(directory: Path) -> Path | None:
+    """The directory, created if need be, when this process can write there; else None (a
+    read-only image without a data volume compiles at each start instead)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return directory if os.access(directory, os.W_OK | os.X_OK) else None
+
+
+def load_engine(name: str, precision: str = EXACT, cache_dir: Path | None = None) -> Engine:
     """The named engine at `precision` (created in the process that will run it: OpenVINO's
-    threads do not survive a fork); ValueError on an unknown name or precision."""
+    threads do not survive a fork), caching compiled networks in `cache_dir` if it is usable;
+    ValueError on an unknown name or precision."""
     check_engine(name, precision)
-    return OpenVINOEngine(precision) if name == "openvino" else OpenCVEngine()
+    if name != "openvino":
+        return OpenCVEngine()
+    return OpenVINOEngine(precision, cache_dir=cache_dir and usable_cache(cache_dir))
