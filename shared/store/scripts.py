@@ -148,7 +148,8 @@ return redis.call('HGETALL', KEYS[1])
 # keeps its result and names its annotated image (ARGV[8], the blob's token). A job deleted (or
 # already ended) meanwhile stays as it is: DELETE must not be undone by a worker that finishes
 # afterwards. Returns 0 then; else the token and size of the job's upload, whose blob the
-# worker deletes next (the job stops naming it here, so the blob sweeper takes it if that fails).
+# worker deletes next (the job stops naming it here, so the blob sweeper takes it if that fails),
+# and the job's callbacks as they stand at its end (the worker need not read the job back).
 FINISH = (
     UNCOUNT_PENDING
     + UNINDEX
@@ -168,7 +169,8 @@ if ARGV[1] == 'succeeded' then
 end
 redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
-return {upload, redis.call('HGET', KEYS[1], 'size') or '0'}
+return {upload, redis.call('HGET', KEYS[1], 'size') or '0',
+        redis.call('HGET', KEYS[1], 'callbacks') or '[]'}
 """
 )
 
