@@ -27,8 +27,8 @@ import numpy as np
 
 from bench import accuracy, noise_gate
 from bench.common import EVAL_DIR, save, table
+from shared.result_values import ENGINES, EXACT, FAST, INT8, PRECISIONS
 from shared.settings import Settings, get_settings
-from shared.vocabulary import ENGINES, EXACT, FAST, INT8, PRECISIONS
 from worker.faces import FaceBox
 from worker.models.res10 import box_iou
 from worker.pipeline import Pipeline, load_pipeline

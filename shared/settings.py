@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.result_values import ATTRIBUTES, REQUIRED_ATTRIBUTES
 from shared.tenants import ApiKey, parse_api_keys
-from shared.vocabulary import ATTRIBUTES, REQUIRED_ATTRIBUTES
 
 DAY_SECONDS = 24 * 3600
 # Defaults that must not depend on the working directory: `readface` runs from anywhere.
@@ -36,7 +36,8 @@ class Settings:
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast|int8): worker/models/engine.py.
     # `fast` (bf16 where the CPU has it, else fp32) passes bench.parity's gates, whose accuracy
-    # gate allows the noise of the reference's own boxes moved by one pixel (issue 30).
+    # gate allows the noise of the reference's own boxes moved by one pixel (issue 30;
+    # docs/models.md says which answers move and by how much).
     engine: str = "openvino"
     precision: str = "fast"
     # What each face's result holds (READFACE_ATTRIBUTES, comma-separated): gender and age always;

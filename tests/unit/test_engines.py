@@ -17,8 +17,8 @@ import pytest
 
 from bench.noise_gate import one_pixel_moves
 from bench.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from shared.result_values import EXACT, FAST, INT8
 from shared.settings import Settings, get_settings
-from shared.vocabulary import EXACT, FAST, INT8
 from tests.conftest import MODEL_DIR
 from tests.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
 from worker.conversion.prototxt import read_deploy

@@ -13,7 +13,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from shared.vocabulary import INT8
+from shared.result_values import INT8
 from worker.conversion.prototxt import read_deploy
 from worker.conversion.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
 from worker.faces import FaceBox
