@@ -9,6 +9,7 @@ import sys
 MODULES = [
     "bench.accuracy",
     "bench.ablation",
+    "bench.ablation_faceapi",
     "bench.calibration",
     "bench.calibration_cydral",
     "bench.expression",
