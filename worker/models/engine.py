@@ -98,14 +98,18 @@ class OpenVINONetwork:
     number of faces in a batch). docs/performance.md has the figures."""
 
     def __init__(
-        self, core: ov.Core, model: ov.Model, config: dict[str, object], shapes: Sequence[Shape]
+        self, core: ov.Core, path: Path, config: dict[str, object], shapes: Sequence[Shape]
     ) -> None:
-        self._core, self._model, self._config = core, model, config
-        self._requests = {shape: self._compile(list(shape)) for shape in shapes}
+        self._core, self._path, self._config = core, path, config
+        # The model is read again for a dynamic compile, not kept: compiled networks imported
+        # from the model cache hold their own weights, and a kept model would double them
+        # (18 MB more RSS per process with the default pack).
+        model = core.read_model(path)
+        self._requests = {shape: self._compile(model, list(shape)) for shape in shapes}
         self._dynamic: ov.InferRequest | None = None
 
-    def _compile(self, shape: list[int]) -> ov.InferRequest:
-        model = self._model.clone()
+    def _compile(self, model: ov.Model, shape: list[int]) -> ov.InferRequest:
+        model = model.clone()
         model.reshape({model.inputs[0]: ov.PartialShape(shape)})
         return self._core.compile_model(model, "CPU", self._config).create_infer_request()
 
@@ -114,7 +118,8 @@ class OpenVINONetwork:
         if request is not None:
             return request
         if self._dynamic is None:
-            self._dynamic = self._compile([-1, shape[1], -1, -1])
+            model = self._core.read_model(self._path)
+            self._dynamic = self._compile(model, [-1, shape[1], -1, -1])
         return self._dynamic
 
     def outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -160,7 +165,7 @@ class OpenVINOEngine:
         }
 
     def onnx(self, path: Path, shapes: Sequence[Shape] = ()) -> OpenVINONetwork:
-        return OpenVINONetwork(self._core, self._core.read_model(path), self._config, shapes)
+        return OpenVINONetwork(self._core, path, self._config, shapes)
 
 
 def check_engine(name: str, precision: str) -> None:
