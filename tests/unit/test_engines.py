@@ -15,16 +15,16 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from bench.noise_gate import one_pixel_moves
-from bench.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from bench.accuracy.noise_gate import one_pixel_moves
+from bench.accuracy.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
+from harness.paths import MODEL_DIR
 from shared.result_values import EXACT, FAST, INT8
 from shared.settings import Settings, get_settings
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
-from worker.conversion.prototxt import read_deploy
-from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
 from worker.models.engine import OPENVINO_CACHE, OpenCVEngine, cpu_has_bf16, load_engine
+from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
+from worker.models.ssd import detection_output, head_blobs, ssd_spec
 from worker.pipeline import load_pipeline
 
 
@@ -80,7 +80,7 @@ def fast(reference) -> dict[str, list[FaceChange] | None]:  # type: ignore[no-un
 def one_pixel_noise(reference) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     """The most gender flips and the largest mean |age change| the reference itself shows
     against its own answers when its boxes move by one pixel (each direction in turn): the
-    noise any computation that is not bit-identical lives in (bench/noise_gate.py)."""
+    noise any computation that is not bit-identical lives in (bench/accuracy/noise_gate.py)."""
     pipeline = load_pipeline(Settings(model_dir=MODEL_DIR, engine="opencv", precision=EXACT))
     noise = []
     for analyse in one_pixel_moves(pipeline).values():
@@ -149,8 +149,8 @@ def test_fast_is_the_default() -> None:
 def test_default_moves_answers_no_more_than_one_pixel_of_the_reference_does(
     reference, one_pixel_noise
 ) -> None:  # type: ignore[no-untyped-def]
-    # bench.parity's noise-aware gate on the photos a fresh clone has, for what a fresh clone
-    # runs: its default settings.
+    # bench.accuracy.parity's noise-aware gate on the photos a fresh clone has, for what a
+    # fresh clone runs: its default settings.
     default = load_pipeline(Settings(model_dir=MODEL_DIR))
     faces = {name: default.analyze(data).result["faces"] for name, data in photos().items()}
     flips, years = summary(
@@ -182,7 +182,7 @@ print(before, float(tiny[0] * 1.0))
 
 
 def test_openvino_flushes_denormal_floats() -> None:
-    # Kept, they make the age network five times slower on real chips (bench.engines).
+    # Kept, they make the age network five times slower on real chips (bench.speed.engines).
     done = subprocess.run(
         [sys.executable, "-c", FLUSH_CHECK, str(MODEL_DIR / "gender-v1.onnx")],
         cwd=MODEL_DIR.parent,

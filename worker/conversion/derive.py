@@ -14,9 +14,9 @@ from worker.conversion.check import verify_conversion
 from worker.conversion.faceapi_onnx import INPUT_SIZE, convert_faceapi
 from worker.conversion.fer_check import verify_fer_conversion
 from worker.conversion.keras_onnx import convert_keras
-from worker.conversion.prototxt import read_deploy
 from worker.conversion.res10_int8 import calibration_blobs, check_int8, quantise_res10
 from worker.conversion.res10_onnx import convert_res10
+from worker.models.prototxt import read_deploy
 
 Converter = Callable[[Sequence[Path], Path], list[str]]
 

@@ -22,9 +22,9 @@ import openvino.properties as props
 import openvino.properties.hint as hints
 
 from worker.conversion.check import ConversionMismatch, iou
-from worker.conversion.prototxt import Deploy
-from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
+from worker.models.prototxt import Deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, shrink, sticks_out_of_a_corner
+from worker.models.ssd import detection_output, head_blobs, ssd_spec
 from worker.options import SHIPPED
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "calibration" / "congress"

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from shared.result_values import INT8
-from worker.conversion.prototxt import read_deploy
-from worker.conversion.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
+from worker.models.prototxt import read_deploy
+from worker.models.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
 from worker.faces import FaceBox
 from worker.models.engine import Engine, Network, load_caffe
 from worker.options import PipelineOptions
