@@ -10,6 +10,17 @@ local function now_ms()
 end
 """
 
+# Gives a client a turn (shared/store/dispatch.py) unless it has one: a client with nothing
+# waiting joins just ahead of the client served last, so its first job is the next one started.
+# `turns` is the sorted set of clients with jobs waiting, `served` the count of turns taken.
+JOIN_TURNS = """
+local function join_turns(turns, served, client, ttl)
+  local last = tonumber(redis.call('GET', served) or '0')
+  redis.call('ZADD', turns, 'NX', last - 0.5, client)
+  redis.call('EXPIRE', turns, ttl)
+end
+"""
+
 # Takes a job out of the sweeper's indexes (shared/store/sweep.py) once it is no longer pending.
 UNINDEX = """
 local function unindex(job_key, prefix)
@@ -27,9 +38,12 @@ end
 # names its upload. Returns the outcome, the job as it is now and, for a hit, the result, so that
 # the answer to the upload needs no further round trip; for a claim over an ended job, the token
 # of that job's annotated image, which the new job replaces.
-# A new job enters the sweeper's queued index (KEYS[7]).
+# A new job enters the sweeper's queued index (KEYS[7]), and its client's fair queue (KEYS[10])
+# and turn (shared/store/dispatch.py). What it counts against the client's quota is its work
+# (ARGV[12], shared/work_quota.py), not only its bytes.
 CLAIM = (
     NOW_MS
+    + JOIN_TURNS
     + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
@@ -51,6 +65,7 @@ if fingerprint == ARGV[1] and (status == 'succeeded' or
   end
 end
 local size = tonumber(ARGV[5])
+local cost = tonumber(ARGV[12])
 if ARGV[7] ~= '' then
   local now = tonumber(ARGV[8])
   -- Uploads that expired unprocessed leave the client's total here, not in a finish step.
@@ -60,10 +75,10 @@ if ARGV[7] ~= '' then
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
   local queued = tonumber(redis.call('GET', KEYS[6]) or '0')
-  if queued + size > tonumber(ARGV[9]) then return {'over_quota', {}} end
+  if queued + cost > tonumber(ARGV[9]) then return {'over_quota', {}} end
   if ARGV[11] ~= '' then
-    redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[10] .. ':' .. size)
-    redis.call('INCRBY', KEYS[6], size)
+    redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[10] .. ':' .. cost)
+    redis.call('INCRBY', KEYS[6], cost)
     redis.call('EXPIRE', KEYS[5], ARGV[4])
     redis.call('EXPIRE', KEYS[6], ARGV[4])
   end
@@ -75,24 +90,29 @@ if ARGV[3] ~= '' then callbacks = '[' .. ARGV[3] .. ']' end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerprint', ARGV[1],
            'attempts', '0', 'callbacks', callbacks, 'client', ARGV[7], 'size', size,
-           'upload', ARGV[11])
+           'cost', cost, 'upload', ARGV[11],
+           'executions_at_claim', redis.call('GET', KEYS[11]) or '0')
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[7], now_ms(), KEYS[1])
 redis.call('EXPIRE', KEYS[7], ARGV[4])
+redis.call('RPUSH', KEYS[10], KEYS[1])
+redis.call('EXPIRE', KEYS[10], ARGV[4])
+join_turns(KEYS[8], KEYS[9], ARGV[7], ARGV[4])
 redis.call('INCR', KEYS[3])
 return {'claimed', redis.call('HGETALL', KEYS[1]), replaced}
 """
 )
 
-# Takes a pending job's upload off its client's queued total (when it ends, is released or is
+# Takes a pending job's work off its client's queued total (when it ends, is released or is
 # deleted). The client's keys are named from the job hash, so the prefix comes as ARGV[1].
 UNCOUNT_PENDING = """
 local function uncount_pending(job_key, id, prefix)
   local client = redis.call('HGET', job_key, 'client')
   if not client or client == '' then return end
-  local size = redis.call('HGET', job_key, 'size')
-  if redis.call('ZREM', prefix .. 'pending:' .. client, id .. ':' .. size) == 1 then
-    redis.call('DECRBY', prefix .. 'pending_bytes:' .. client, size)
+  -- jobs claimed before quotas counted work have no cost: their size was counted
+  local cost = redis.call('HGET', job_key, 'cost') or redis.call('HGET', job_key, 'size')
+  if redis.call('ZREM', prefix .. 'pending:' .. client, id .. ':' .. cost) == 1 then
+    redis.call('DECRBY', prefix .. 'pending_bytes:' .. client, cost)
   end
 end
 """
@@ -118,29 +138,34 @@ return 0
 # ended, or one whose job was deleted meanwhile, does not bring the job back. A running job's
 # attempt holds it for its lease: another message for it (a restored or re-sent one) starts
 # nothing until the lease has passed, so a healthy attempt is never run twice. The same message
-# again (ARGV[2], the task id: a retry, or a redelivery after its pool process died) may start.
-# The job moves from the sweeper's queued index (KEYS[3]) to its running index (KEYS[4]).
-# Returns the started job's hash (0 if none started): the worker logs and measures it without
-# another round trip.
+# again (`attempt`, the task id: a retry, or a redelivery after its pool process died) may start.
+# The job moves from the sweeper's queued index to its running index. Returns the started job's
+# hash (false if none started): the worker logs and measures it without another round trip.
+# START runs it on one job; DISPATCH (shared/store/dispatch.py) on the job whose turn it is.
+START_JOB = """
+local function start(job_key, now, started_at, attempt, lease_ms, ttl, executions, queued, running)
+  local status = redis.call('HGET', job_key, 'status')
+  if status ~= 'queued' and status ~= 'running' then return false end
+  if status == 'running' and redis.call('HGET', job_key, 'attempt') ~= attempt and
+     tonumber(redis.call('HGET', job_key, 'lease_until') or '0') > now then
+    return false
+  end
+  local lease_until = now + tonumber(lease_ms)
+  redis.call('HSET', job_key, 'status', 'running', 'started_at', started_at, 'attempt', attempt,
+             'lease_until', lease_until)
+  redis.call('HINCRBY', job_key, 'attempts', 1)
+  redis.call('HSET', job_key, 'execution', redis.call('INCR', executions))
+  redis.call('ZREM', queued, job_key)
+  redis.call('ZADD', running, lease_until, job_key)
+  redis.call('EXPIRE', running, ttl)
+  return redis.call('HGETALL', job_key)
+end
+"""
 START = (
     NOW_MS
+    + START_JOB
     + """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'queued' and status ~= 'running' then return 0 end
-local now = now_ms()
-if status == 'running' and redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] and
-   tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') > now then
-  return 0
-end
-local lease_until = now + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'attempt', ARGV[2],
-           'lease_until', lease_until)
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('INCR', KEYS[2])
-redis.call('ZREM', KEYS[3], KEYS[1])
-redis.call('ZADD', KEYS[4], lease_until, KEYS[1])
-redis.call('EXPIRE', KEYS[4], ARGV[4])
-return redis.call('HGETALL', KEYS[1])
+return start(KEYS[1], now_ms(), ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2], KEYS[3], KEYS[4]) or 0
 """
 )
 
@@ -190,17 +215,22 @@ return {redis.call('DEL', unpack(KEYS)), upload, annotated, size}
 
 # The sweeper's step (shared/store/sweep.py): takes the pending jobs whose broker message may be
 # lost and stamps them as sent now, in one step, so that two sweepers never take the same job.
-# KEYS: the queued index, the running index, the analysis queue (kombu's list). ARGV: the lease
-# in ms, the most index entries to look at, the indexes' TTL. Two kinds of jobs are due:
+# KEYS: the queued index, the running index, the analysis queue (kombu's list), the clients'
+# turns and their count (shared/store/dispatch.py). ARGV: the lease in ms, the most index entries
+# to look at, the indexes' TTL, the key prefix. Two kinds of jobs are due:
 # - running past its lease: its attempt ended without a word (host lost, or its end was lost);
+#   it goes back to the head of its client's fair queue, for the message sent to take;
 # - queued, sent over a lease ago, and no longer in the queue list. Workers pop the list in the
 #   order messages were pushed, and the queued index is ordered by when each job was sent, so the
 #   list holds the messages of the newest LLEN entries: the ones older than those were taken by
 #   a worker, which marks a job running as soon as it starts it. Counting, rather than sending
-#   again every job that waited a lease, keeps a long backlog from being sent twice.
+#   again every job that waited a lease, keeps a long backlog from being sent twice. Messages
+#   are tickets (dispatch.py), so a count is all that needs to be right: any job may be named.
+#   Such a job is still in its client's fair queue (only starting it takes it out).
 # Returns whether the limit was reached (call again), then the job keys taken.
 SWEEP = (
     NOW_MS
+    + JOIN_TURNS
     + """
 local now = now_ms()
 local limit = tonumber(ARGV[2])
@@ -215,6 +245,12 @@ for _, job_key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMI
   if pending(job_key) then
     redis.call('ZADD', KEYS[1], now, job_key)
     table.insert(taken, job_key)
+    -- its attempt is gone: the job waits again, first in its client's queue
+    local client = redis.call('HGET', job_key, 'client') or ''
+    local queue = ARGV[4] .. 'fair:queue:' .. client
+    redis.call('LPUSH', queue, job_key)
+    redis.call('EXPIRE', queue, ARGV[3])
+    join_turns(KEYS[4], KEYS[5], client, ARGV[3])
   end
 end
 -- the jobs just taken are not in the list yet either

@@ -9,20 +9,11 @@ the due ones, not a scan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import cast
 
 from redis.commands.core import Script
 
-from shared.store.keys import KeyedStore, attempt_lease_seconds
-
-
-@dataclass(frozen=True, slots=True)
-class DueJob:
-    """A pending analysis to send again: its tenant ("" without API keys) and its id."""
-
-    tenant: str
-    id: str
+from shared.store.keys import DueJob, KeyedStore, attempt_lease_seconds
 
 
 class Sweeps(KeyedStore):
@@ -38,15 +29,22 @@ class Sweeps(KeyedStore):
         more, taken = cast(
             list,
             self._sweep(
-                keys=[self.key("sweep", "queued"), self.key("sweep", "running"), queue],
+                keys=[
+                    self.key("sweep", "queued"),
+                    self.key("sweep", "running"),
+                    queue,
+                    self.key("fair", "turns"),
+                    self.key("fair", "served"),
+                ],
                 args=[
                     int(attempt_lease_seconds(self.settings) * 1000),
                     limit,
                     self.settings.upload_ttl,
+                    self.settings.key_prefix,
                 ],
             ),
         )
-        return [self._due_job(key.decode()) for key in taken], bool(more)
+        return [self.job_ref(key.decode()) for key in taken], bool(more)
 
     def to_front(self, queue: str, task_ids: list[str]) -> int:
         """Move the messages of these tasks, just sent, to the head of `queue` (the last one
@@ -54,9 +52,3 @@ class Sweeps(KeyedStore):
         if not task_ids:
             return 0
         return cast(int, self._to_front(keys=[queue], args=task_ids))
-
-    def _due_job(self, job_key: str) -> DueJob:
-        """The tenant and id a job key names (KeyedStore.analysis_key, read backwards)."""
-        scoped = job_key.removeprefix(self.settings.key_prefix)
-        tenant = scoped.split(":", 2)[1] if scoped.startswith("tenant:") else ""
-        return DueJob(tenant, scoped.rsplit(":", 1)[1])
