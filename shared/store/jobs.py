@@ -114,7 +114,8 @@ class JobSteps(KeyedStore):
         return StoredAnalysis(job, stored)
 
     def mark_running(self, analysis_id: str, attempt: str = "") -> Job | None:
-        """Start an attempt (a task id): queued job → running, held for the attempt's lease;
+        """Start an attempt (a task id) on this very job (a worker starts the job whose turn it
+        is instead, Store.dispatch): queued job → running, held for the attempt's lease;
         the job as started. None if the job is gone or ended, or another attempt holds it
         (see START)."""
         started = self._start(
