@@ -61,6 +61,7 @@ for _ = 1, tonumber(ARGV[6]) do
   local job_key = redis.call('LPOP', queue)
   if redis.call('LLEN', queue) > 0 then
     redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), client)
+    redis.call('EXPIRE', KEYS[2], ARGV[4])
   else
     redis.call('ZREM', KEYS[1], client)
   end

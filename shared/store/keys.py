@@ -31,7 +31,8 @@ keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys a
 - `sweep:blobs` whose turn it is to sweep the blob store (shared/blobs/sweep.py), one interval.
 - `fair:queue:{client}` list of the client's waiting jobs' `job:` keys, oldest first;
   `fair:turns` sorted set of the clients with jobs waiting, in the order of their turns, and
-  `fair:served` the count of turns taken (shared/store/dispatch.py); upload TTL.
+  `fair:served` the count of turns taken (shared/store/dispatch.py); upload TTL (the jobs of a
+  client given its turn more than that ago have expired).
 - `attempt:{task id}` the `job:` key a message's attempt runs (dispatch.py), upload TTL.
 
 The upload and result TTLs are settings (READFACE_UPLOAD_TTL, READFACE_RESULT_TTL).

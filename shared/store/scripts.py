@@ -18,6 +18,7 @@ local function join_turns(turns, served, client, ttl)
   local last = tonumber(redis.call('GET', served) or '0')
   redis.call('ZADD', turns, 'NX', last - 0.5, client)
   redis.call('EXPIRE', turns, ttl)
+  redis.call('EXPIRE', served, ttl)
 end
 """
 

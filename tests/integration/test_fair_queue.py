@@ -68,6 +68,15 @@ def test_clients_with_jobs_waiting_take_turns(store: Store) -> None:
     assert started(store, "t6") is None  # no job waits, and the message's own is unknown
 
 
+def test_every_key_of_the_fair_queues_expires(store: Store) -> None:
+    for n in range(3):
+        claim(store, "tenant:alice", f"alice{n}")
+    started(store, "t1")
+    keys = [k for k in store.scan_keys() if b":fair:" in k or b":attempt:" in k]
+    assert len(keys) == 4  # turns, served, alice's queue, the attempt
+    assert all(store.redis.ttl(key) > 0 for key in keys)
+
+
 def test_a_message_taken_again_runs_the_job_its_attempt_started(store: Store) -> None:
     first, second = claim(store, "c", "first"), claim(store, "c", "second")
     assert started(store, "attempt") == first
