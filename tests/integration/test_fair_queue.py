@@ -85,6 +85,21 @@ def test_a_message_taken_again_runs_the_job_its_attempt_started(store: Store) ->
     assert store.attempt_job("attempt").id == first  # type: ignore[union-attr]
 
 
+def test_a_job_whose_attempt_was_lost_goes_back_to_the_head_of_its_clients_queue(
+    store: Store,
+) -> None:
+    lost, waiting = claim(store, "c", "lost"), claim(store, "c", "waiting")
+    assert started(store, "gone") == lost
+    # its host was lost a lease ago
+    job_key = store.analysis_key("job", lost)
+    store.redis.hset(job_key, "lease_until", "0")
+    store.redis.zadd(store.key("sweep", "running"), {job_key: 0})
+    due, _ = store.take_due("analyze", 10)
+    assert [job.id for job in due] == [lost]
+    assert [started(store, "t2"), started(store, "t3")] == [lost, waiting]
+    assert store.job(lost).attempts == 2  # type: ignore[union-attr]
+
+
 def test_jobs_that_ended_or_were_deleted_while_waiting_are_passed_over(store: Store) -> None:
     deleted, ended, waiting = (claim(store, "c", name) for name in ("deleted", "ended", "waits"))
     assert store.delete(deleted)
