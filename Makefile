@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: setup system-deps run test lint bench soak container-test clean
+.PHONY: setup system-deps run test lint docs-check bench soak container-test clean
 
 # Idempotent: the stamp is rebuilt only when the dependencies change; model fetches skip files
 # that are already present and verified.
@@ -37,6 +37,11 @@ lint: .setup-stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api cli worker shared
+
+# Every command in README.md and docs/ still names a real target, sub-command, option, module,
+# file, route or setting (docs/development.md, "The docs check"); seconds, no models loaded.
+docs-check: .setup-stamp
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_docs_commands.py
 
 bench: setup
 	$(PY) -m bench

@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.load import call
 from bench.stack import Stack
-from shared.callback_urls import DNS_MAX_LOOKUPS
+from shared.callbacks.addresses import DNS_MAX_LOOKUPS
 from shared.celery_app import CALLBACK_WORKER_THREADS
 from shared.imageinfo import FORMAT_MAX_PIXELS
 from shared.jpeg_markers import MAX_SCANS

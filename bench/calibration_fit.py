@@ -109,17 +109,6 @@ def fit_age_map(
     return tuple(np.round(response, 2).tolist()), knots
 
 
-def fit_regression_map(
-    estimates: np.ndarray, low: np.ndarray, high: np.ndarray, knots: tuple[float, ...] = AGE_KNOTS
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """For comparison only: a monotone map f of the expectation fitted the direct way, f(e) into
-    [low, high + 1]. It learns the ages of the people it is fitted on (see the module's doc)."""
-    at = np.asarray(knots)
-    weights = interp_weights(estimates, at)
-    mapped = _interval_fit((-weights, -low), (weights, high + 1), at, 0.0, None)
-    return knots, tuple(np.round(mapped, 2).tolist())
-
-
 def range_mass(
     probabilities: np.ndarray, edges: np.ndarray, low: np.ndarray, high: np.ndarray
 ) -> np.ndarray:

@@ -22,8 +22,8 @@ from skimage import data
 
 from bench.common import median, save, table
 from shared.manifest import load_pack
+from shared.result_values import EXACT, FAST
 from shared.settings import get_settings
-from shared.vocabulary import EXACT, FAST
 from worker.models.cydral import CYDRAL_AGE_SIZE, CYDRAL_GENDER_SIZE, CYDRAL_MEAN
 from worker.models.engine import OpenVINOEngine
 from worker.models.faceapi import grey_input, network_input

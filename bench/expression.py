@@ -26,8 +26,8 @@ import openvino as ov
 from bench.common import EVAL_DIR, median, save, table
 from bench.faceapi_outputs import faceapi_outputs
 from shared.manifest import load_pack
+from shared.result_values import EXPRESSIONS
 from shared.settings import get_settings
-from shared.vocabulary import EXPRESSIONS
 from worker.models.engine import load_engine
 from worker.models.faceapi import FACEAPI_SIZE, FER_SIZE, FER_TO_EXPRESSIONS, network_input
 from worker.options import SHIPPED

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import median, percentile, save, table
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from tests.images import astronaut_jpegs, astronaut_rgb, encode
 from tests.sentinel import SentinelDeployment, Submissions, running_sentinel_deployment
 from tests.service import Api, poll, running_api, service_env, store_for

@@ -28,8 +28,8 @@ import numpy as np
 
 from bench import accuracy
 from bench.common import EVAL_DIR, save, table
+from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
 from shared.settings import Settings, get_settings
-from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
 from worker.faces import FaceBox
 from worker.models.base import FaceDetector
 from worker.models.res10 import box_iou

@@ -21,8 +21,8 @@ import numpy as np
 
 from bench import accuracy
 from bench.common import EVAL_DIR, REPO, save, table
+from shared.result_values import EXACT, FAST
 from shared.settings import get_settings
-from shared.vocabulary import EXACT, FAST
 from worker.decode import decode_image
 from worker.models.base import FaceInputs
 from worker.models.faceapi import FaceApiModel, grey_input, network_input

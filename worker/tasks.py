@@ -23,23 +23,23 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
+from shared.callbacks.delivery import DROPPED, DeliveryFailed, backoff_seconds, deliver
+from shared.callbacks.signing import check_secret
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
-from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
 from worker.memory_limit import limit_memory
-from worker.metrics import forget_process, prepare_metrics, worker_metrics
+from worker.metrics import CallbackOutcome, forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 from worker.sweeper import run_in_workers
-from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
 
@@ -168,7 +168,7 @@ def attempted_job(task_id: str, args: tuple) -> tuple[str, str]:
     started = store().attempt_job(task_id)
     if started:
         return started.id, started.tenant
-    return args[0], args[1] if len(args) > 1 else ""  # messages sent before tenants have none
+    return args[0], args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
@@ -223,8 +223,8 @@ def _took_longer_than(seconds: float) -> str:
 )
 def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     """Analyse the uploaded bytes of the job whose turn it is, and store the outcome: the
-    message is a ticket, and the id of a tenant it names ("" is the scope without API keys, and
-    what a message sent before tenants means) is run when no other job waits (see
+    message is a ticket, and the id of a tenant it names ("" is the scope without API keys, which
+    task_args leaves out of the message) is run when no other job waits (see
     shared/store/dispatch.py)."""
     started = store().dispatch(analysis_id, tenant, self.request.id)
     if started is None:
@@ -272,20 +272,21 @@ def deliver_callback(
     each time."""
     attempt = self.request.retries
 
-    def attempted(outcome: str, detail: str) -> None:
+    def attempted(outcome: CallbackOutcome, detail: str) -> None:
         events.callback_attempt(analysis_id, tenant, message_id, attempt + 1, outcome, url, detail)
 
     try:
         delivered = deliver(store().for_tenant(tenant), analysis_id, url, message_id)
     except InvalidCallback as error:
-        attempted("refused", error.message)
+        attempted(CallbackOutcome.REFUSED, error.message)
         return f"refused: {error.message}"
     # The soft time limit (prefork pools only) is one more way for an attempt to fail.
     except (DeliveryFailed, SoftTimeLimitExceeded) as error:
         if attempt + 1 >= settings().callback_max_attempts:
-            attempted("gave_up", str(error))
+            attempted(CallbackOutcome.GAVE_UP, str(error))
             return f"gave up: {error}"
-        attempted("failed", str(error))
+        attempted(CallbackOutcome.FAILED, str(error))
         raise self.retry(countdown=backoff_seconds(settings(), attempt), exc=error) from error
-    attempted("dropped" if delivered == DROPPED else "delivered", delivered)
+    dropped = delivered == DROPPED
+    attempted(CallbackOutcome.DROPPED if dropped else CallbackOutcome.DELIVERED, delivered)
     return delivered

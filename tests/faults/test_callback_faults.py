@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from cli.up import free_port, stop
-from shared.callback_urls import DNS_MAX_LOOKUPS
+from shared.callbacks.addresses import DNS_MAX_LOOKUPS
 from tests.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
 from tests.images import astronaut_jpeg
 from tests.receivers import DRIP_SECONDS, DrippingReceiver, Receiver

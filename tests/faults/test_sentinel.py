@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.redis_connection import redis_client
 from shared.settings import Settings
 from shared.store import Store

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, RESTORE_SWEEP_SECONDS, create_celery_app
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.settings import Settings
 from shared.store import DueJob, Store
 from shared.store.keys import attempt_lease_seconds

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.store import Store
 from tests.images import astronaut_jpeg
 from tests.schemas import component_schema

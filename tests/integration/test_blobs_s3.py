@@ -13,7 +13,7 @@ import pytest
 from shared.blobs import BlobStore, open_blob_store
 from shared.blobs.names import ORPHAN_SECONDS, new_token, upload_name
 from shared.blobs.sweep import sweep_blobs
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.settings import Settings
 from shared.store import Store
 from tests.images import astronaut_jpegs

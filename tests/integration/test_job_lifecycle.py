@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.jobs import FailureCode, analysis_id_for
+from shared.job_states import FailureCode, analysis_id_for
 from shared.manifest import load_pack
 from shared.store import Store
 from tests.images import astronaut_grid, astronaut_jpeg, encode

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from shared.vocabulary import Gender
+from shared.result_values import Gender
 from tests.drawn import rendered_tag
 from tests.images import ASTRONAUT_FACE, astronaut_grid
 from worker.annotate import (

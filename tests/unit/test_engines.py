@@ -15,8 +15,8 @@ import openvino as ov
 import pytest
 
 from bench.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from shared.result_values import EXACT, FAST
 from shared.settings import Settings, get_settings
-from shared.vocabulary import EXACT, FAST
 from tests.conftest import MODEL_DIR
 from tests.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
 from worker.conversion.prototxt import read_deploy

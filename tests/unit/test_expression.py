@@ -11,8 +11,8 @@ import jsonschema
 import numpy as np
 import pytest
 
+from shared.result_values import EXPRESSIONS
 from shared.settings import Settings, get_settings, parse_attributes
-from shared.vocabulary import EXPRESSIONS
 from tests.conftest import MODEL_DIR
 from tests.images import astronaut_jpeg
 from tests.schemas import component_schema

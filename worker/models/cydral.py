@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.vocabulary import Gender
+from shared.result_values import Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox
 from worker.models.base import FaceInputs, face_scores

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.vocabulary import EXPRESSIONS, Gender
+from shared.result_values import EXPRESSIONS, Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox, FaceExpression
 from worker.models.base import FaceInputs

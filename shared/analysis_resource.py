@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.jobs import JobStatus
+from shared.job_states import JobStatus
 from shared.store import StoredAnalysis
 
 

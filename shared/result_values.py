@@ -1,5 +1,6 @@
-"""The words a result is written in: the worker writes them, the API documents them (its OpenAPI
-enums come from here, so the two cannot drift)."""
+"""The values a result's fields take (genders, expressions, attributes, age buckets, engines and
+precisions): the worker writes them, the API documents them (its OpenAPI enums come from here,
+so the two cannot drift)."""
 
 from __future__ import annotations
 

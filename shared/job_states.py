@@ -1,4 +1,5 @@
-"""Job states and failure codes: the words every layer uses for where an analysis is."""
+"""Job states, failure codes and analysis ids: the words every layer uses for an analysis
+and where it is (the store's steps that move a job between states are shared/store/job_steps.py)."""
 
 from __future__ import annotations
 

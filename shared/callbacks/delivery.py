@@ -24,18 +24,18 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.connection import create_connection
 
-from shared.callback_urls import (
+from shared.analysis_resource import analysis_resource
+from shared.callbacks.addresses import (
     CallbackLookupsBusy,
     CallbackLookupTimedOut,
     check_callback_url,
     host_lookups,
     is_public_address,
 )
+from shared.callbacks.signing import webhook_headers
 from shared.errors import InvalidCallback
-from shared.resource import analysis_resource
 from shared.settings import Settings
 from shared.store import Store
-from worker.webhooks import webhook_headers
 
 # What a delivery of a deleted analysis returns: nothing is sent.
 DROPPED = "dropped: the analysis was deleted"

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from redis.commands.core import Script
 
-from shared.jobs import FailureCode, JobStatus
+from shared.job_states import FailureCode, JobStatus
 from shared.store.keys import (
     ANALYSIS_KEY_KINDS,
     MAX_CALLBACKS_PER_JOB,
