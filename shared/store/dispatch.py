@@ -6,8 +6,9 @@ fair queue, `fair:queue:{client}` (a client is a tenant with API keys on, else a
 the client gets a turn in `fair:turns` unless it has one. A worker taking a ticket runs the oldest
 job of the client whose turn it is, in one step with starting it (DISPATCH), and that client
 goes to the back of the turns if it has more waiting. A client with nothing waiting joins just
-ahead of the client served last, so its first job is the very next one started: one client's
-queued work delays another's single photo by the jobs already running and nothing more. There are
+ahead of the client served last (clients that joined since that turn go in the order of their
+names), so its first job is the next one started once the others have had a turn: one client's
+queued work delays another's single photo by the jobs already running and at most one. There are
 as many tickets as waiting jobs (one per claim; the sweeper sends one for each it finds lost),
 so while jobs wait, every free worker process has a ticket to take.
 

@@ -13,7 +13,8 @@ end
 """
 
 # Gives a client a turn (shared/store/dispatch.py) unless it has one: a client with nothing
-# waiting joins just ahead of the client served last, so its first job is the next one started.
+# waiting joins just ahead of the client served last, so its first job is the next one started
+# (clients that joined since that turn tie, and go in the order of their names).
 # `turns` is the sorted set of clients with jobs waiting, `served` the count of turns taken.
 JOIN_TURNS = """
 local function join_turns(turns, served, client, ttl)
