@@ -49,7 +49,7 @@ bench: setup
 # The load test: 1,000 submissions (320 distinct photos) against 2 workers; fails if anything
 # accepted is lost, a deduplicated id runs twice, or a key has no TTL.
 soak: setup
-	$(PY) -m bench.load
+	$(PY) -m bench.faults.load
 
 # The abuse suite (issues 19 and 26): each attack bounded in count and time against a local stack,
 # then each image bomb against a fresh one; fails only when a functional bound breaks (an
@@ -58,9 +58,9 @@ soak: setup
 # speed.
 .PHONY: abuse
 abuse: setup
-	$(PY) -m bench.abuse
-	$(PY) -m bench.abuse_images
-	$(PY) -m bench.abuse_fairness
+	$(PY) -m bench.faults.abuse
+	$(PY) -m bench.faults.abuse_images
+	$(PY) -m bench.faults.abuse_fairness
 
 # The images built from the Dockerfiles (on base images made locally with debootstrap) and run
 # with compose: checked from inside, photos analysed, a worker host lost, Redis restarted. Installs

@@ -5,8 +5,8 @@ Provenance: every value fitted to labelled photos is fitted on the congress port
 of ../shared/eval only (US federal works, public domain; labels CC0), the one labelled set a
 product may carry parameters from. utkface (non-commercial licence) and the group photos
 (evaluation use only) only score the result. The tables cited are `python -m
-bench.calibration_choices` (how each value was chosen) and `python -m bench.calibration` (what
-it does on congress, out of fold, and on utkface).
+bench.calibration.cydral_choices` (how each value was chosen) and `python -m
+bench.calibration.faceapi` (what it does on congress, out of fold, and on utkface).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class PipelineOptions:
     # verify_context box sides around them, at verify_input, where the face is as large as res10
     # likes; they count when that closer look scores them at the threshold. Chosen on the group
     # photos of ../shared/eval (evaluation only), not fitted to labels. Checked on public-domain
-    # scenes of six shrunken congress portraits (bench.calibration_choices): portraits 120 / 160
-    # / 200 px wide, faces found 0 / 21 / 38 of 48 without the closer look, 9 / 36 / 41 with it
+    # scenes of six shrunken congress portraits (bench.calibration.cydral_choices): portraits 120 /
+    # 160 / 200 px wide, faces found 0 / 21 / 38 of 48 without the closer look, 9 / 36 / 41 with it
     # from 0.2, 47 / 48 / 49 from 0.1 (one box too many) at 6 to 13 times the time per scene.
     candidate_score: float = 0.2
     # The closer look's crop and input: round values (the crop gives the face res10's usual
@@ -62,13 +62,14 @@ class PipelineOptions:
     # the networks' training geometry) and a tighter one, and the probabilities averaged. On
     # congress (age map fitted out of fold): gender 98.4% and 73.2% in range, against 97.6% and
     # 72.8% for 0.2 alone and 98.8% and 70.7% for 0.15 alone, for one more chip's forwards.
-    # Mirrored chips cost twice as much for no gain (`python -m bench.ablation` has the costs).
+    # Mirrored chips cost twice as much for no gain (`python -m bench.accuracy.ablation` has the
+    # costs).
     cydral_paddings: tuple[float, ...] = (0.15, 0.2)
 
     # The age map: years = np.interp(expectation over the age classes, age_knots, age_calibrated).
     # The network's expectation regresses to the mean (older people read younger), so the map is the
     # inverse of its response curve, fitted on congress's age ranges with a loss that is zero inside
-    # a member's range and grows linearly outside (bench/calibration_fit.py: fit_age_map, knots
+    # a member's range and grows linearly outside (bench/calibration/fit.py: fit_age_map, knots
     # every 15 years from 25, where congress's youngest range starts; the identity below it, where
     # the labels say nothing; the response capped at the oldest class, 80). Fitted on each half, the
     # other half's in-range rate is 69.9% and 76.4%.
@@ -87,7 +88,7 @@ class PipelineOptions:
 
     # face-api (the default pack): chips of 112x112 cut with dlib's geometry at these paddings,
     # the networks' outputs averaged over them. On congress (age map and spread fitted out of
-    # fold, `python -m bench.calibration`) one chip at 0.2 put 85.0% in range with MAE 5.19
+    # fold, `python -m bench.calibration.faceapi`) one chip at 0.2 put 85.0% in range with MAE 5.19
     # against the House point guesses; 0.15 to 0.35 put 82.5-85.8% (MAE 5.08-5.56). Two chips
     # (0.2 and 0.3: 87.8%, MAE 5.00) would double the forwards per face.
     faceapi_paddings: tuple[float, ...] = (0.2,)

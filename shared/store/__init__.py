@@ -32,7 +32,7 @@ from shared.store.records import (
     utc_now,
 )
 from shared.store.replication import Replication
-from shared.store.sweep import DueJob, Sweeps
+from shared.store.sweep import SWEEP, TO_FRONT, DueJob, Sweeps
 from shared.tenants import is_tenant_name
 
 __all__ = [
@@ -68,8 +68,8 @@ class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs, Dispatches):
         self._finish = self.redis.register_script(scripts.FINISH)
         self._delete = self.redis.register_script(scripts.DELETE)
         self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
-        self._sweep = self.redis.register_script(scripts.SWEEP)
-        self._to_front = self.redis.register_script(scripts.TO_FRONT)
+        self._sweep = self.redis.register_script(SWEEP)
+        self._to_front = self.redis.register_script(TO_FRONT)
         self._dispatch = self.redis.register_script(DISPATCH)
         self._local = threading.local()
         self.tenant = ""

@@ -15,12 +15,12 @@ import pytest
 import redis
 import requests
 
+from harness.images import astronaut_rgb, encode
+from harness.service import poll
 from shared.celery_app import ANALYZE_QUEUE
 from shared.settings import Settings
 from shared.store.keys import attempt_lease_seconds
 from tests.containers.stack import Stack, docker
-from tests.images import astronaut_rgb, encode
-from tests.service import poll
 
 JOBS = 300
 PARTITION_SECONDS = 30

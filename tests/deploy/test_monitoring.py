@@ -20,12 +20,12 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import Metrics
+from harness.paths import REPO
+from harness.service import running_redis, store_for
 from shared.celery_app import ANALYZE_QUEUE, CALLBACK_QUEUE
 from shared.job_states import FailureCode
 from shared.settings import Settings
 from shared.store import Job
-from tests.conftest import REPO
-from tests.service import running_redis, store_for
 from worker import events
 from worker.metrics import ANALYSIS_OUTCOMES, STAGES, CallbackOutcome, worker_metrics
 

@@ -14,6 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from harness.service import Api
 from tests.e2e.page import (
     LAPTOP,
     active_element,
@@ -24,7 +25,6 @@ from tests.e2e.page import (
     wait_for_status,
     write_photo,
 )
-from tests.service import Api
 
 pytestmark = pytest.mark.e2e
 WHITE, GREEN = (255, 255, 255), (10, 125, 50)  # the page's background and its buttons

@@ -15,9 +15,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from shared.store import Store
-from tests.images import astronaut_jpeg, slow_png
-from tests.service import (
+from harness.images import astronaut_jpeg, slow_png
+from harness.service import (
     Api,
     child_pids,
     poll,
@@ -27,6 +26,7 @@ from tests.service import (
     service_env,
     store_for,
 )
+from shared.store import Store
 
 pytestmark = pytest.mark.integration
 

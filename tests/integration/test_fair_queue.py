@@ -13,10 +13,8 @@ import numpy as np
 import pytest
 import requests
 
-from shared.store import Store
-from shared.work_quota import MIN_JOB_COST
-from tests.images import astronaut_jpegs, encode
-from tests.service import (
+from harness.images import astronaut_jpegs, encode
+from harness.service import (
     UNWRITTEN,
     Api,
     assert_error,
@@ -27,6 +25,8 @@ from tests.service import (
     store_for,
     wait_ready,
 )
+from shared.store import Store
+from shared.work_quota import MIN_JOB_COST
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.settings import Settings
-from shared.store import MAX_CALLBACKS_PER_JOB, Store
-from shared.work_quota import job_cost
-from tests.images import QUOTA, astronaut_jpeg
-from tests.service import (
+from harness.images import QUOTA, astronaut_jpeg
+from harness.service import (
     UNWRITTEN,
     Api,
     assert_error,
@@ -22,6 +19,9 @@ from tests.service import (
     service_env,
     store_for,
 )
+from shared.settings import Settings
+from shared.store import MAX_CALLBACKS_PER_JOB, Store
+from shared.work_quota import job_cost
 
 pytestmark = pytest.mark.integration
 

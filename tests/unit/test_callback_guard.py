@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
+from harness.service import poll
 from shared.callbacks.addresses import (
     CallbackLookupsBusy,
     CallbackLookupTimedOut,
@@ -22,7 +23,6 @@ from shared.callbacks.addresses import (
 )
 from shared.callbacks.signing import webhook_headers
 from shared.errors import InvalidCallback
-from tests.service import poll
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -75,7 +75,7 @@ def age_interval(
 def gender_log_odds(probabilities: np.ndarray) -> np.ndarray:
     """log(male / female) for (female, male) probabilities, one face or rows of faces; finite
     when the softmax saturates. The temperature is fitted on these same log-odds
-    (bench/calibration_fit.py)."""
+    (bench/calibration/fit.py)."""
     clipped = np.clip(probabilities, 1e-12, 1.0)
     return np.asarray(np.log(clipped[..., 1]) - np.log(clipped[..., 0]))
 
