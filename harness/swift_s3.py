@@ -166,7 +166,9 @@ class SwiftS3:
         for kind in SERVERS:
             self._spawn_server(kind)
         self.start_proxy()
-        self.client().create_bucket(Bucket=BUCKET)
+        # The proxy answers before the account and container servers do: until then the bucket's
+        # creation gets 503 (s3api's SlowDown).
+        poll(self._bucket_created, 60, "Swift to create the bucket", every=0.2)
 
     def start_proxy(self) -> None:
         self._spawn_server("proxy")
@@ -189,6 +191,17 @@ class SwiftS3:
             self.processes[name] = subprocess.Popen(
                 command, stdout=log, stderr=log, start_new_session=True
             )
+
+    def _bucket_created(self) -> bool:
+        try:
+            self.client().create_bucket(Bucket=BUCKET)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "BucketAlreadyOwnedByYou":
+                return True
+            if error.response["ResponseMetadata"]["HTTPStatusCode"] == 503:
+                return False
+            raise
+        return True
 
     def _answers(self) -> bool:
         for name, process in self.processes.items():

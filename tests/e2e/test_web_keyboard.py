@@ -120,13 +120,16 @@ def test_everything_by_keyboard_with_a_slow_upload_cancelled_and_tried_again(
 
     # From the top, Tab reaches every control once, in reading order.
     browser.find_element(By.TAG_NAME, "h1").click()
+    box = card.find_element(By.CSS_SELECTOR, ".face-box")
     for selector in (
         "#file-input", "#download-csv", "#download-json", "#clear-all", ".remove", ".enlarge",
         "tbody tr", ".json-link", "a.download",
     ):  # fmt: skip
         tab_until(browser, selector, most=1)
-    box = card.find_element(By.CSS_SELECTOR, ".face-box")
-    assert "active" in (box.get_attribute("class") or "")
+        if selector == "tbody tr":
+            # Checked while the row has focus: later, a scroll can put the box under the pointer
+            # and light it by hover instead.
+            assert "active" in (box.get_attribute("class") or "")
 
     tab_until(browser, ".enlarge", most=3, back=True)
     press(browser, Keys.ENTER)
