@@ -1,4 +1,6 @@
-"""What the default pack's per-face work buys (issue 30 item 3): the landmarks (dlib's five
+"""Do the default pack's landmarks and its chips per face pay? About 15 min.
+
+What the default pack's per-face work buys (issue 30 item 3): the landmarks (dlib's five
 points, which align the chip) against a chip cut from the detector's box alone, and one chip per
 face against two. Accuracy figures on ../shared/eval with a paired bootstrap interval of each
 change against the shipped pipeline, and align + classify time per face (portraits, medians).
