@@ -51,7 +51,7 @@ bench: setup
 soak: setup
 	$(PY) -m bench.faults.load
 
-# The abuse suite (issues 19 and 26): each attack bounded in count and time against a local stack,
+# The abuse suite (issues 19, 25 and 26): each attack bounded in count and time against a local stack,
 # then each image bomb against a fresh one; fails only when a functional bound breaks (an
 # unrelated analysis held up, /healthz slow, memory or /metrics growing per request, a bomb's
 # answer, a worker past its memory ceiling, another tenant's photo overtaken by a flood), never on

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import redis
 from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError
@@ -12,7 +14,8 @@ from api.analyses import analyses_bp
 from api.guard import install_guard
 from api.metrics import Metrics
 from api.operations import operations_bp
-from api.uploads import FORM_OVERHEAD_BYTES
+from api.request_body import install_body_spool
+from api.uploads import FORM_OVERHEAD_BYTES, MAX_FORM_PARTS, UPLOADS_IN_MEMORY
 from api.web import web_bp
 from shared.blobs import BlobStoreFull, BlobUnavailable, open_blob_store
 from shared.celery_app import create_celery_app
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Werkzeug 3.1 applies this to its multipart receive buffer as well as to text fields, so it
     # must hold a whole upload; the callback field's own, smaller bound is in api/uploads.py.
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     if settings.proxy_hops:
         # Behind N reverse proxies the client is the Nth X-Forwarded-For entry from the right;
         # rate limits are per client address, so this must be right or everyone shares one.
@@ -51,7 +55,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         "metrics": Metrics(settings),
         # Read once: every upload is checked against the current pack's results.
         "fingerprint": load_pack(settings.model_pack).version(settings.attributes),
+        # a greenlet's semaphore under gevent (threading is patched before the app is imported)
+        "upload_slots": threading.BoundedSemaphore(UPLOADS_IN_MEMORY),
     }
+    install_body_spool(app)  # first: no view answers with part of a body unread
     install_guard(app)
     app.register_blueprint(analyses_bp)
     app.register_blueprint(operations_bp)

@@ -60,6 +60,11 @@ def _job_or_404(analysis_id: str) -> Job:
 
 @analyses_bp.post("")
 def submit() -> Response:
+    with context.upload_slots():
+        return _submit()
+
+
+def _submit() -> Response:
     settings = context.settings()
     upload = read_upload(request, settings.max_upload_bytes)
     info = read_image_info(upload.data, settings.max_pixels)  # 415/422 before anything is stored

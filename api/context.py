@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from celery import Celery
@@ -44,3 +45,8 @@ def fingerprint() -> str:
 
 def metrics() -> Metrics:
     return current_app.extensions["readface"]["metrics"]
+
+
+def upload_slots() -> threading.BoundedSemaphore:
+    """Taken by an upload from its read into memory to its answer (api/uploads.py)."""
+    return current_app.extensions["readface"]["upload_slots"]

@@ -8,7 +8,7 @@ import time
 from flask import Flask, Response, g, request
 
 from api import context
-from shared.errors import BadRequest, RateLimited, Unauthorized
+from shared.errors import RateLimited, Unauthorized
 from shared.tenants import ApiKey, key_digest
 
 
@@ -48,22 +48,12 @@ def _count_request(client: str) -> None:
         )
 
 
-def _check_query_string() -> None:
-    """BadRequest unless the raw query string is UTF-8: Werkzeug decodes it strictly when a
-    view first reads request.args, and the UnicodeDecodeError would be a 500."""
-    try:
-        request.query_string.decode()
-    except UnicodeDecodeError:
-        raise BadRequest("The query string is not valid UTF-8.") from None
-
-
 def install_guard(app: Flask) -> None:
     @app.before_request
     def _guard() -> None:
         g.started = time.perf_counter()
         if not request.path.startswith("/v1/"):
             return
-        _check_query_string()
         try:
             g.tenant = _tenant_of_key(context.settings().api_keys)
         except Unauthorized:

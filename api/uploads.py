@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.errors import BadRequest, TooLarge, UnsupportedMediaType
 from shared.imageinfo import MEDIA_TYPES
@@ -12,6 +13,12 @@ from shared.imageinfo import MEDIA_TYPES
 RAW_TYPES = set(MEDIA_TYPES.values())
 # Room for multipart boundaries, part headers and the callback_url field around the image.
 FORM_OVERHEAD_BYTES = 64 * 1024
+# An upload's form has two parts (image, callback_url); Werkzeug stops parsing past this many.
+MAX_FORM_PARTS = 16
+# Uploads held in memory at once, from their read to their answer, each up to the size limit
+# (twice, briefly, while Werkzeug joins the body): what bounds the API's memory however many
+# arrive together (issue 25); the others wait their turn with their bodies on disk.
+UPLOADS_IN_MEMORY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,18 +28,20 @@ class Upload:
 
 
 def read_upload(request: Request, max_bytes: int) -> Upload:
-    """The image bytes and callback URL of a POST; BadRequest/TooLarge/UnsupportedMediaType."""
-    if (
-        request.content_length is not None
-        and request.content_length > max_bytes + FORM_OVERHEAD_BYTES
-    ):
-        raise TooLarge(f"The upload is larger than the limit of {max_bytes:,} bytes.")
+    """The image bytes and callback URL of a POST (its body already read whole and within the
+    size limit, api/request_body.py); BadRequest/TooLarge/UnsupportedMediaType."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         try:
             files, form = request.files, request.form
         except ValueError as error:
             raise BadRequest(f"The multipart form could not be read ({error}).") from error
+        except RequestEntityTooLarge:
+            # The body is within the limit (it was read whole): the parts are too many.
+            raise BadRequest(
+                f"The multipart form has more than {MAX_FORM_PARTS} parts; an upload needs two "
+                "at most, 'image' and 'callback_url'."
+            ) from None
         if "image" not in files:
             raise BadRequest("The form has no file in the field 'image'.")
         data = files["image"].read(max_bytes + 1)

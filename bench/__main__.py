@@ -22,6 +22,7 @@ MODULES = [
     "bench.speed.service",
     "bench.speed.startup",
     "bench.speed.cli_startup",
+    "bench.faults.front",
 ]
 
 

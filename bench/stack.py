@@ -57,7 +57,7 @@ def _wait(check, what: str, timeout: float = 60) -> None:  # type: ignore[no-unt
 def _status(url: str) -> int:
     try:
         return requests.get(url, timeout=5).status_code
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # a first answer may be slow to come
         return 0
 
 

@@ -201,3 +201,15 @@ def jpeg_with_frame(marker: int, width: int, height: int, components: int = 3) -
     frame = _frame(marker, width, height, components)
     scan = _scan(range(components), 0, 63) + b"\0" * 16
     return b"\xff\xd8" + _QUANTISATION + _ONE_BIT_CODES + frame + scan + b"\xff\xd9"
+
+
+def fill_byte_jpeg(size: int) -> bytes:
+    """A JPEG signature and then 0xFF fill bytes to `size` bytes (issue 25): each is a legal
+    marker prefix, so a byte-at-a-time header walk takes one step per byte."""
+    return b"\xff\xd8" + b"\xff" * (size - 2)
+
+
+def empty_app_segments_jpeg(segments: int) -> bytes:
+    """A JPEG signature and `segments` empty APP0 segments (4 bytes each), then a frame (issue
+    25): a header walk takes one step per segment before it finds the frame."""
+    return b"\xff\xd8" + b"\xff\xe0\x00\x02" * segments + _frame(0xC0, 64, 64, 3) + b"\xff\xd9"

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Start the API under gunicorn: the API image's CMD, and what `readface up` and the tests run.
-# One process with threads: requests wait on Redis (long-polls), not on the CPU. The worker class
-# is gunicorn's gthread that reads each request whole in its event loop before a thread sees it
-# (headers within READFACE_API_HEADER_TIMEOUT, body within READFACE_API_BODY_TIMEOUT, else 408),
-# so slow and idle clients hold no thread; gunicorn's own errors carry the contract's JSON body.
-# The request line may be 8190 bytes (gunicorn's most), so a 2048-character callback_url fits
-# in the query with every ASCII character percent-encoded (MAX_REQUEST_LINE_BYTES, api/openapi.py).
+# One process on gevent's worker: each connection a greenlet, so long-polls and slow clients hold
+# no thread. The settings and their reasons are in api/gunicorn_config.py (read by path, so that
+# nothing of the app is imported before gevent patches the standard library).
 set -euo pipefail
-exec "${PYTHON:-python}" -m gunicorn --bind "${READFACE_BIND:-0.0.0.0:8000}" \
-  --workers 1 --threads "${READFACE_API_THREADS:-32}" \
-  --worker-class api.gunicorn_worker.BufferingThreadWorker \
-  --limit-request-line 8190 --timeout 60 --graceful-timeout 10 'api:create_app()'
+# Allocations from 1 MiB up (an upload's bytes) are mapped and unmapped on their own, so their
+# memory goes back to the system when the upload is answered; glibc would otherwise raise this
+# threshold to the largest block freed so far and keep up to twice that in its heap.
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1048576}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec "${PYTHON:-python}" -m gunicorn --config "$here/../api/gunicorn_config.py" 'api:create_app()'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local stand-ins for the production base images (python:3.11-slim-bookworm, redis:7.2-bookworm),
+# Local stand-ins for the production base images (python:3.11-slim-bookworm, redis:7.2-bookworm,
+# nginx:1.27-bookworm),
 # for machines that reach Debian's mirror and PyPI but no container registry: a minbase bookworm
 # from debootstrap, imported, trusting the host's extra CA certificates (pip in a build reaches
 # the index only through them), then Python and Redis from Debian on top. Each image is labelled
@@ -9,6 +10,7 @@ set -euo pipefail
 DEBIAN_TAG=readface-local/debian:bookworm
 PYTHON_TAG=readface-local/python:3.11-bookworm
 REDIS_TAG=readface-local/redis:7-bookworm
+NGINX_TAG=readface-local/nginx:bookworm
 export DOCKER_BUILDKIT=0  # the classic builder: nothing to pull, works on every engine
 
 # The mirror apt uses here (deb822 sources first, then one-line sources), unless given.
@@ -74,6 +76,21 @@ RUN apt-get update -q \
 WORKDIR /data
 LABEL readface.base=$stamp
 CMD ["redis-server"]
+DOCKERFILE
+fi
+
+# Like the official image: conf.d/*.conf included, logs on the container's output, in the
+# foreground (Debian's default site, on port 80, is removed).
+if ! current "$NGINX_TAG"; then
+  echo "base: $NGINX_TAG"
+  docker build -q -t "$NGINX_TAG" - >/dev/null <<DOCKERFILE
+FROM $DEBIAN_TAG
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light \
+    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
+    && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
+LABEL readface.base=$stamp
+CMD ["nginx", "-g", "daemon off;"]
 DOCKERFILE
 fi
 

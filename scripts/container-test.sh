@@ -27,7 +27,8 @@ bash scripts/container-build.sh readface-local/python:3.11-bookworm \
   readface-api:container-test readface-worker:container-test
 phase "image builds"
 READFACE_CONTAINER_TEST=1 .venv/bin/pytest -q -p no:cacheprovider -s \
-  tests/containers/test_images.py tests/containers/test_stack.py tests/containers/test_host_loss.py
+  tests/containers/test_images.py tests/containers/test_stack.py tests/containers/test_proxy.py \
+  tests/containers/test_host_loss.py
 phase "tests"
 left=$(docker ps -aq --filter label=com.docker.compose.project=readface-ct | wc -l)
 left_networks=$(docker network ls -q --filter label=com.docker.compose.project=readface-ct | wc -l)

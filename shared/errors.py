@@ -57,3 +57,7 @@ class RateLimited(ReadfaceError):
 
 class Unavailable(ReadfaceError):
     code, status = "unavailable", 503
+
+
+class RequestTimeout(ReadfaceError):
+    code, status = "request_timeout", 408

@@ -57,9 +57,12 @@ class Settings:
     analyze_max_retries: int = 3
     # Each analysis process's RSS stays under this whatever the input (worker/memory_limit.py).
     worker_memory_mb: int = 600
-    # Slow or idle clients: the API reads a whole request before a thread sees it, within these.
+    # Slow or idle clients (api/gunicorn_config.py, api/request_body.py): a request's headers
+    # must arrive within the first (else the connection closes), its body within the second
+    # (else 408); connections the API serves at once (long-polls, uploads, idle keep-alives).
     api_header_timeout: float = 10.0
     api_body_timeout: float = 60.0
+    api_connections: int = 2000
     # readface's own log lines (shared/logs.py): JSON, what compose's and Kubernetes' log
     # collectors parse without a pattern per line; `text` for a person at a terminal.
     log_format: str = "json"
@@ -148,6 +151,7 @@ def get_settings() -> Settings:
         worker_memory_mb=int(_env("WORKER_MEMORY_MB") or defaults.worker_memory_mb),
         api_header_timeout=float(_env("API_HEADER_TIMEOUT") or defaults.api_header_timeout),
         api_body_timeout=float(_env("API_BODY_TIMEOUT") or defaults.api_body_timeout),
+        api_connections=int(_env("API_CONNECTIONS") or defaults.api_connections),
         log_format=_env("LOG_FORMAT") or defaults.log_format,
         worker_metrics_bind=_env("WORKER_METRICS_BIND") or defaults.worker_metrics_bind,
         blob_url=_env("BLOB_URL") or "",

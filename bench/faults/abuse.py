@@ -1,8 +1,9 @@
-"""Does the service stay up and bounded under each attack of issue 19? About 3 min.
+"""Does the service stay up and bounded under each attack of issues 19 and 25? About 4 min.
 
-Bounded abuse suite (issue 19): amplification, slow receiver, decoder bomb, method flood and
-DNS stall, each bounded in count and time, against a local stack on 127.0.0.1 started as
-`readface up` starts it (one analysis process; callbacks on their own threaded worker).
+Bounded abuse suite: amplification, slow receiver, decoder bomb, method flood, DNS stall and the
+HTTP front's bare-LF chunked bodies, pipelining and oversized trailers (bench/faults/abuse_http.py),
+each bounded in count and time, against a local stack on 127.0.0.1 started as `readface up`
+starts it (one analysis process; callbacks on their own threaded worker).
 
 Per attack: answers by status, the worst Redis growth (INFO used_memory) and per accepted upload,
 peak RSS of the API and analysis worker processes (/proc), worker time on the attack's jobs, the
@@ -35,6 +36,7 @@ from bench.faults.abuse_attacks import (
     method_flood,
     slow_receiver,
 )
+from bench.faults.abuse_http import bare_lf_chunked, oversized_trailers, pipelined
 from bench.faults.observe import (
     Sampler,
     analysis_seconds,
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         ("slow receiver", slow_receiver(), ANALYSIS_BOUND_SECONDS),
         ("decoder bomb", decoder_bomb(), ANALYSIS_BOUND_SECONDS),
         ("method flood", method_flood(), ANALYSIS_BOUND_SECONDS),
+        # issue 25: the HTTP front
+        ("bare-LF chunked x32", bare_lf_chunked(), ANALYSIS_BOUND_SECONDS),
+        ("pipelined", pipelined(), ANALYSIS_BOUND_SECONDS),
+        ("oversized trailers", oversized_trailers(), ANALYSIS_BOUND_SECONDS),
     ]
     rows, failures = [], []
     started = time.perf_counter()

@@ -27,7 +27,7 @@ from shared.store import Store
 SAMPLE_SECONDS = 0.25
 
 
-def _rss(pid: int) -> int:
+def rss(pid: int) -> int:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
@@ -64,7 +64,7 @@ class Sampler:
         while True:
             self.memory = max(self.memory, self.redis.info("memory")["used_memory"])
             for name, leader in self.stack.processes.items():
-                largest = max(_rss(pid) for pid in [leader.pid, *child_pids(leader.pid)])
+                largest = max(rss(pid) for pid in [leader.pid, *child_pids(leader.pid)])
                 self.rss[name] = max(self.rss[name], largest)
             if self.stopped.wait(SAMPLE_SECONDS):
                 return

@@ -21,7 +21,7 @@ from shared.store.blob_refs import BlobRefs
 from shared.store.counters import Counters
 from shared.store.dispatch import DISPATCH, Dispatches, Started
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
-from shared.store.longpoll import LongPolls
+from shared.store.longpoll import EndNotices, LongPolls
 from shared.store.records import (
     Callback,
     Claim,
@@ -72,6 +72,7 @@ class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs, Dispatches):
         self._to_front = self.redis.register_script(TO_FRONT)
         self._dispatch = self.redis.register_script(DISPATCH)
         self._local = threading.local()
+        self._end_notices = EndNotices(self.redis, settings.key_prefix)
         self.tenant = ""
 
     def for_tenant(self, tenant: str) -> Store:

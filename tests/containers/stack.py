@@ -81,7 +81,7 @@ def write_config(directory: Path) -> Path:
         env={**os.environ, **SETTINGS},
     )
     config = yaml.safe_load(run.stdout)
-    config["services"]["api"]["ports"] = ["127.0.0.1::8000"]
+    config["services"]["proxy"]["ports"] = ["127.0.0.1::8000"]
     config["services"]["redis"]["ports"] = ["127.0.0.1::6379"]
     path = directory / "compose.yml"
     path.write_text(yaml.safe_dump(config))

@@ -106,7 +106,7 @@ def ends(client: redis.Redis) -> int:
 def test_a_killed_and_a_partitioned_worker_lose_no_job(stack: Stack) -> None:
     client = store(stack)
     ends_before = ends(client)
-    ids = submit(stack.url("api", 8000), distinct_pngs(JOBS, series=1))
+    ids = submit(stack.url("proxy", 8000), distinct_pngs(JOBS, series=1))
     poll(lambda: b"running" in statuses(client, ids), 60, "a job to run")
     lost, cut = stack.containers("worker")
     network = next(iter(stack.inspect(cut)["NetworkSettings"]["Networks"]))
@@ -134,7 +134,7 @@ def test_a_killed_and_a_partitioned_worker_lose_no_job(stack: Stack) -> None:
 def test_redis_restarted_with_its_aof_mid_load_loses_no_job(stack: Stack) -> None:
     client = store(stack)
     ends_before = ends(client)
-    ids = submit(stack.url("api", 8000), distinct_pngs(JOBS, series=2))
+    ids = submit(stack.url("proxy", 8000), distinct_pngs(JOBS, series=2))
     poll(lambda: ends(client) - ends_before >= JOBS // 10, 120, "some jobs to end")
     restarted = time.monotonic()
     docker("restart", stack.containers("redis")[0])

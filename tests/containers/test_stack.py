@@ -46,12 +46,12 @@ def ready_line(container: str) -> str | None:
 
 
 def test_api_is_ready(stack: Stack) -> None:
-    assert requests.get(stack.url("api", 8000) + "/readyz", timeout=10).status_code == 200
+    assert requests.get(stack.url("proxy", 8000) + "/readyz", timeout=10).status_code == 200
 
 
 def analysed(stack: Stack, response: requests.Response) -> dict:
     assert response.status_code in (200, 202), response.text
-    url = stack.url("api", 8000) + f"/v1/analyses/{response.json()['id']}"
+    url = stack.url("proxy", 8000) + f"/v1/analyses/{response.json()['id']}"
 
     def ended() -> dict | None:
         body = requests.get(url, params={"wait": 5}, timeout=10).json()
@@ -67,7 +67,7 @@ def analysed(stack: Stack, response: requests.Response) -> dict:
 def test_a_photo_is_analysed_and_its_annotated_image_served(
     stack: Stack, content_type: str, data: bytes
 ) -> None:
-    api = stack.url("api", 8000)
+    api = stack.url("proxy", 8000)
     response = requests.post(
         api + "/v1/analyses", data=data, headers={"Content-Type": content_type}, timeout=30
     )
@@ -79,7 +79,7 @@ def test_a_photo_is_analysed_and_its_annotated_image_served(
 
 def test_a_multipart_upload_is_analysed(stack: Stack) -> None:
     response = requests.post(
-        stack.url("api", 8000) + "/v1/analyses",
+        stack.url("proxy", 8000) + "/v1/analyses",
         files={"image": ("portrait.jpg", astronaut_jpeg(83), "image/jpeg")},
         timeout=30,
     )
@@ -96,7 +96,7 @@ def blobs_in(container: str) -> list[str]:
 
 
 def test_photos_go_through_the_volume_the_api_and_the_workers_share(stack: Stack) -> None:
-    api = stack.url("api", 8000)
+    api = stack.url("proxy", 8000)
     response = requests.post(
         api + "/v1/analyses",
         data=astronaut_jpeg(81),

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from api.uploads import FORM_OVERHEAD_BYTES
 from cli.processes import SCRIPTS, free_port
 from harness.paths import MODEL_DIR, REPO
 from harness.service import start_worker_expecting_refusal
 from shared.manifest import load_pack
+from shared.settings import Settings
 from tests.deploy.checks import assert_names_the_sentinels, assert_shell_parses
 
 DOCKERFILES = ["Dockerfile.worker", "Dockerfile.api"]
@@ -203,3 +205,15 @@ def test_sentinel_compose_variant_puts_every_client_behind_three_sentinels() -> 
     assert services["redis-replica"]["volumes"] == ["redis-replica-data:/data"]
     example = (REPO / ".env.example").read_text()
     assert all(f"{name}=" in example for name in re.findall(r"\$\{(READFACE_[A-Z_]+)", text))
+
+
+def test_compose_puts_nginx_in_front_of_the_api_with_its_limits() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "ports" not in services["api"] and services["proxy"]["ports"] == ["8000:8000"]
+    assert services["api"]["environment"]["READFACE_PROXY_HOPS"] == 1
+    assert services["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
+    conf = (REPO / "deploy" / "nginx" / "readface.conf").read_text()
+    body_kib = (Settings().max_upload_bytes + FORM_OVERHEAD_BYTES) // 1024
+    assert f"client_max_body_size {body_kib}k;" in conf
+    assert "proxy_request_buffering on;" in conf
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf

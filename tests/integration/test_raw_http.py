@@ -95,9 +95,9 @@ def test_percent_encoded_non_utf8_query_is_a_json_400(api: Api) -> None:
 
 
 def test_raw_non_utf8_query_byte_is_a_json_400(api: Api) -> None:
+    # gunicorn refuses a request target that is not ASCII before the app sees it.
     answer = exchange(api, get(b"/v1/analyses/" + b"a" * 64 + b"?wait=\xff"))
     assert_json_error(answer, 400, "bad_request")
-    assert "UTF-8" in json.loads(answer[2])["error"]["message"]
 
 
 def test_wrong_method_is_a_json_405_with_allow(api: Api) -> None:

@@ -1,11 +1,12 @@
 """Slow and idle clients over real sockets against the API under gunicorn: 200 uploads that send
-their headers and then trickle their bodies hold none of its threads; they are answered 408 and
-closed at the body deadline, and nothing of them is stored."""
+their headers and then trickle their bodies hold no thread (each is a greenlet); they are answered
+408 and closed at the body deadline, and nothing of them is stored."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import resource
 import selectors
 import socket
@@ -29,7 +30,7 @@ SLOW_UPLOADS = 200
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 4.0
 TRICKLE_EVERY = 0.5
-# The API looks for overdue requests every 0.2 s; the rest is room for a busy 2-core machine.
+# Room past a deadline for a busy 2-core machine to close the connection.
 CUT_SLACK = 1.5
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -179,7 +180,7 @@ def test_slow_uploads_are_answered_408_at_the_body_deadline_and_nothing_is_store
     for answer in slow.received.values():
         final = answer.removeprefix(CONTINUE)
         assert final.startswith(b"HTTP/1.1 408 "), final
-        assert b'"code": "request_timeout"' in final
+        assert json.loads(final.partition(b"\r\n\r\n")[2])["error"]["code"] == "request_timeout"
     assert job_keys(store) == before
 
 
@@ -197,8 +198,8 @@ def test_idle_and_slow_header_connections_are_closed_at_the_header_deadline(
         waited = [at - clients.started_at for at in clients.closed_at.values()]
         assert min(waited) >= HEADER_TIMEOUT
         assert max(waited) <= HEADER_TIMEOUT + CUT_SLACK
-    assert all(answer == b"" for answer in idle.received.values())
-    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in trickling.received.values())
+    # Closed without an answer, as nginx does: gunicorn's gevent worker gives up on the head.
+    assert all(answer == b"" for answer in [*idle.received.values(), *trickling.received.values()])
 
 
 def test_a_chunked_upload_is_read_whole_and_accepted(slow_api: Api) -> None:

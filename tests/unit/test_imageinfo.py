@@ -8,10 +8,11 @@ import struct
 import numpy as np
 import pytest
 
+from harness.bombs import empty_app_segments_jpeg
 from harness.images import encode, heic, jpeg_claiming, png_header_only, scan_bomb
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.imageinfo import FORMAT_MAX_PIXELS, MEDIA_TYPES, read_image_info
-from shared.jpeg_markers import MAX_SCANS
+from shared.jpeg_markers import MAX_SCANS, MAX_SEGMENTS
 
 LIMIT = 50_000_000
 
@@ -111,3 +112,21 @@ def test_progressive_jpeg_whose_coefficients_pass_the_bound_is_refused() -> None
 
 def test_a_48_mp_progressive_phone_jpeg_is_accepted() -> None:
     assert read_image_info(progressive_header(8064, 6048, subsampling=2), LIMIT).width == 8064
+
+
+def test_a_20_mib_run_of_fill_bytes_before_the_frame_is_passed_in_one_step() -> None:
+    jpeg = encode(np.zeros((37, 53, 3), dtype=np.uint8), "JPEG")
+    # Fill bytes may precede any marker (ITU T.81 B.1.1.2): here 20 MiB of them before the first.
+    padded = jpeg[:2] + b"\xff" * (20 * 1024 * 1024) + jpeg[2:]
+    info = read_image_info(padded, LIMIT)
+    assert (info.width, info.height) == (53, 37)
+
+
+def test_refuses_a_jpeg_of_five_million_empty_segments() -> None:
+    with pytest.raises(InvalidImage, match=f"{MAX_SEGMENTS:,} marker segments"):
+        read_image_info(empty_app_segments_jpeg(5_000_000), LIMIT)
+
+
+def test_a_jpeg_with_the_most_segments_allowed_is_read() -> None:
+    info = read_image_info(empty_app_segments_jpeg(MAX_SEGMENTS - 3), LIMIT)  # SOI, SOF, EOI
+    assert (info.width, info.height) == (64, 64)
