@@ -51,6 +51,19 @@ def poll(check: Callable[[], object], timeout: float, what: str, every: float = 
         time.sleep(every)
 
 
+def poll_until_count(count: Callable[[], int], target: int, stall: float, what: str) -> None:
+    """Wait until count() reaches target, failing only when it stops rising for `stall` seconds:
+    a loaded machine may be slow, but a stuck one makes no progress."""
+    last, since = count(), time.monotonic()
+    while last < target:
+        time.sleep(0.2)
+        now = count()
+        if now > last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > stall:
+            raise AssertionError(f"{what}: stuck at {last} of {target} for {stall}s")
+
+
 def start_worker_expecting_refusal(**overrides: str) -> subprocess.CompletedProcess[str]:
     """Run the worker's start-up script (as the image and `readface up` do) where it should
     refuse to start; the checks come before any broker connection."""

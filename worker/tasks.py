@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from shared.job_states import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
-from shared.store import Store
+from shared.store import Callback, Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
 from worker.memory_limit import limit_memory
@@ -149,18 +150,26 @@ class AnalyzeTask(Task):
         running, until its upload expired: a soft limit striking outside the pipeline (reading
         the upload, in Celery's own code), the hard limit (Celery calls this in the main process
         once it killed the child), a Redis error after its retries. failure_for says which."""
-        analysis_id = args[0]
-        tenant = args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
+        analysis_id, tenant = attempted_job(task_id, args)
         failure = failure_for(exc)
         ended = analysis_blobs(tenant).fail(analysis_id, *failure)
-        events.analysis_ended(analysis_id, tenant, ended, failure, None)
-        if ended:
-            enqueue_callbacks(analysis_id, tenant)
+        events.analysis_ended(analysis_id, tenant, ended is not None, failure, None)
+        if ended is not None:
+            enqueue_callbacks(analysis_id, tenant, ended.callbacks)
 
     def on_retry(
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
-        events.analysis_retried(args[0], args[1] if len(args) > 1 else "", exc)
+        events.analysis_retried(*attempted_job(task_id, args), exc)
+
+
+def attempted_job(task_id: str, args: tuple) -> tuple[str, str]:
+    """The id and tenant of the job an analysis message's attempt ran: the one it dispatched
+    (shared/store/dispatch.py), else the one it names."""
+    started = store().attempt_job(task_id)
+    if started:
+        return started.id, started.tenant
+    return args[0], args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
@@ -214,13 +223,16 @@ def _took_longer_than(seconds: float) -> str:
     retry_jitter=True,
 )
 def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
-    """Analyse the uploaded bytes of one id of a tenant and store the outcome ("" is the scope
-    without API keys, which task_args leaves out of the message)."""
-    jobs = analysis_blobs(tenant)
-    job = jobs.store.mark_running(analysis_id, self.request.id)
-    if job is None:
+    """Analyse the uploaded bytes of the job whose turn it is, and store the outcome: the
+    message is a ticket, and the id of a tenant it names ("" is the scope without API keys, which
+    task_args leaves out of the message) is run when no other job waits (see
+    shared/store/dispatch.py)."""
+    started = store().dispatch(analysis_id, tenant, self.request.id)
+    if started is None:
         events.analysis_skipped(analysis_id, tenant)
         return "skipped: not pending (deleted, expired, done, or another attempt runs it)"
+    job, tenant = started.job, started.tenant
+    analysis_id, jobs = job.id, analysis_blobs(tenant)
     data = jobs.upload_of(job)  # UploadMissing ends the job as `internal` (on_failure)
     events.analysis_started(job, tenant, datetime.now(UTC))
     failure, result = None, None
@@ -239,17 +251,17 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     else:
         result = analysis.result
         ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
-    events.analysis_ended(analysis_id, tenant, ended, failure, result)
-    if not ended:
+    events.analysis_ended(analysis_id, tenant, ended is not None, failure, result)
+    if ended is None:
         return "dropped: the job was deleted or ended meanwhile"
-    enqueue_callbacks(analysis_id, tenant)
+    enqueue_callbacks(analysis_id, tenant, ended.callbacks)
     return "done"
 
 
-def enqueue_callbacks(analysis_id: str, tenant: str) -> None:
-    """One delivery task per callback of the job, with the message id given at submission."""
-    job = store().for_tenant(tenant).job(analysis_id)
-    for callback in job.callbacks if job else []:
+def enqueue_callbacks(analysis_id: str, tenant: str, callbacks: Sequence[Callback]) -> None:
+    """One delivery task per callback the job had as it ended (callbacks join a job in flight
+    up to its end), with the message id given at submission."""
+    for callback in callbacks:
         deliver_callback.apply_async(args=[analysis_id, callback.url, callback.message_id, tenant])
 
 

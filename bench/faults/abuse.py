@@ -1,7 +1,9 @@
-"""Bounded abuse suite (issues 19 and 25): amplification, slow receiver, decoder bomb, method
-flood, DNS stall and the HTTP front's bare-LF chunked bodies, pipelining and oversized trailers
-(bench/faults/abuse_http.py), each bounded in count and time, against a local stack on 127.0.0.1
-started as `readface up` starts it (one analysis process; callbacks on their own threaded worker).
+"""Does the service stay up and bounded under each attack of issues 19 and 25? About 4 min.
+
+Bounded abuse suite: amplification, slow receiver, decoder bomb, method flood, DNS stall and the
+HTTP front's bare-LF chunked bodies, pipelining and oversized trailers (bench/faults/abuse_http.py),
+each bounded in count and time, against a local stack on 127.0.0.1 started as `readface up`
+starts it (one analysis process; callbacks on their own threaded worker).
 
 Per attack: answers by status, the worst Redis growth (INFO used_memory) and per accepted upload,
 peak RSS of the API and analysis worker processes (/proc), worker time on the attack's jobs, the

@@ -17,7 +17,10 @@ API_IMAGE = "readface-api:container-test"
 WORKER_IMAGE = "readface-worker:container-test"
 OVERRIDE = Path(__file__).with_name("compose.override.yml")
 # One client sends everything here: the per-client rate limit would count the test, not users.
-SETTINGS = {"READFACE_RATE_LIMIT_PER_MINUTE": "1000000"}
+SETTINGS = {
+    "READFACE_RATE_LIMIT_PER_MINUTE": "1000000",
+    "READFACE_MAX_QUEUED_BYTES_PER_CLIENT": str(1 << 40),
+}
 
 
 def docker(*args: str, check: bool = True) -> str:

@@ -24,6 +24,7 @@ from harness.sentinel import Node, running_sentinel_deployment
 from harness.service import (
     assert_all_end_once,
     poll,
+    poll_until_count,
     running_api,
     running_worker,
     service_env,
@@ -49,6 +50,7 @@ def sentinel_env(url: str) -> dict[str, str]:
         READFACE_REDIS_ACK_REPLICAS="1",
         # 500 uploads and their polls from one address
         READFACE_RATE_LIMIT_PER_MINUTE="1000000",
+        READFACE_MAX_QUEUED_BYTES_PER_CLIENT=str(1 << 40),
         # a job whose end the dead primary took along comes back after the visibility timeout
         # (hard limit + 15 s): short here, so the test need not wait the default 105 s for it
         READFACE_TASK_SOFT_TIME_LIMIT="10",
@@ -98,7 +100,9 @@ def test_primary_killed_with_jobs_in_flight_every_job_ends_once(tmp_path: Path) 
             assert not submissions.errors, submissions.errors
             ids = list(submissions.accepted)
             assert len(ids) == JOBS
-            poll(lambda: store.counters()["succeeded"] >= JOBS, 90, "every job to end")
+            # A job the dead primary took along comes back after the visibility timeout (30 s).
+            succeeded = store.counters
+            poll_until_count(lambda: succeeded()["succeeded"], JOBS, 60, "every job to end")
             assert_all_end_once(api, ids, deployment.url)
 
             first_accepted = submissions.first_accepted_after(killed)
