@@ -111,7 +111,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_soft_time_limit": settings.task_soft_time_limit,
+        # no task_soft_time_limit: Celery's soft limit can strike inside billiard and kill the
+        # worker's consumer; analyses arm their own around the pipeline (worker/time_limit.py)
         "task_time_limit": settings.task_hard_time_limit,
         "worker_max_memory_per_child": max_memory_per_child_kib(settings),
         # what a worker consumes decides its options (below); senders use the analysis ones

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import redis
 from celery import Task, signals
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import TimeLimitExceeded
 
 from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
@@ -33,12 +33,14 @@ from shared.store import Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
 from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
+from worker.fault_injection import pause_at
 from worker.memory_limit import limit_memory
 from worker.metrics import forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 from worker.sweeper import run_in_workers
+from worker.time_limit import AnalysisTimeLimit, time_limit
 from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
@@ -146,8 +148,7 @@ class AnalyzeTask(Task):
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
         """An analysis that ends by raising still ends its job, which would otherwise wait,
-        running, until its upload expired: a soft limit striking outside the pipeline (reading
-        the upload, in Celery's own code), the hard limit (Celery calls this in the main process
+        running, until its upload expired: the hard limit (Celery calls this in the main process
         once it killed the child), a Redis error after its retries. failure_for says which."""
         analysis_id = args[0]
         tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
@@ -171,8 +172,8 @@ DECODE_TOO_LONG = "Decoding the image took too long; it is refused as it is."
 
 
 def _while_decoding(error: BaseException) -> bool:
-    """Whether a time limit struck inside worker.decode. The soft limit cannot interrupt C code:
-    it is raised when the decoder returns, so the traceback still ends in the decode module."""
+    """Whether the time limit struck inside worker.decode. It cannot interrupt C code: it is
+    raised when the decoder returns, so the traceback still ends in the decode module."""
     return any(
         frame.f_globals.get("__name__") == "worker.decode"
         for frame, _ in traceback.walk_tb(error.__traceback__)
@@ -181,7 +182,7 @@ def _while_decoding(error: BaseException) -> bool:
 
 def failure_for(error: BaseException) -> tuple[FailureCode, str]:
     """The one mapping from how an analysis ended to the contract's failure code and message.
-    Bad bytes, and a decode the soft limit struck in, are permanent (`invalid_image`); a time
+    Bad bytes, and a decode the time limit struck in, are permanent (`invalid_image`); the time
     limit elsewhere is `timeout` (the hard one always: the killed child cannot say where it was);
     anything else is `internal`. Time limits and `internal` are transient."""
     if isinstance(error, ReadfaceError):
@@ -190,7 +191,7 @@ def failure_for(error: BaseException) -> tuple[FailureCode, str]:
         return FailureCode.INTERNAL, UploadMissing.message
     if isinstance(error, BlobUnavailable):
         return FailureCode.INTERNAL, BLOB_STORE_DOWN
-    if isinstance(error, SoftTimeLimitExceeded):
+    if isinstance(error, AnalysisTimeLimit):
         if _while_decoding(error):
             return FailureCode.INVALID_IMAGE, DECODE_TOO_LONG
         return FailureCode.TIMEOUT, _took_longer_than(settings().task_soft_time_limit)
@@ -222,12 +223,18 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
         events.analysis_skipped(analysis_id, tenant)
         return "skipped: not pending (deleted, expired, done, or another attempt runs it)"
     data = jobs.upload_of(job)  # UploadMissing ends the job as `internal` (on_failure)
+    pause_at("upload")
     events.analysis_started(job, tenant, datetime.now(UTC))
     failure, result = None, None
     try:
-        with worker_metrics().in_progress.track_inprogress():
+        # the limit is armed around the pipeline alone (worker/time_limit.py says why)
+        with (
+            worker_metrics().in_progress.track_inprogress(),
+            time_limit(settings().task_soft_time_limit),
+        ):
             analysis = pipeline().analyze(data)
-    except (ReadfaceError, SoftTimeLimitExceeded) as error:
+        pause_at("outcome")
+    except (ReadfaceError, AnalysisTimeLimit) as error:
         failure = failure_for(error)
         ended = jobs.fail(analysis_id, *failure)
     except Exception as error:
@@ -269,8 +276,7 @@ def deliver_callback(
     except InvalidCallback as error:
         attempted("refused", error.message)
         return f"refused: {error.message}"
-    # The soft time limit (prefork pools only) is one more way for an attempt to fail.
-    except (DeliveryFailed, SoftTimeLimitExceeded) as error:
+    except DeliveryFailed as error:
         if attempt + 1 >= settings().callback_max_attempts:
             attempted("gave_up", str(error))
             return f"gave up: {error}"
