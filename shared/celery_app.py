@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from shared.redis_connection import broker_sentinel_options, broker_url
+from shared.redis_connection import broker_sentinel_options, broker_url, dead_peer_options
 from shared.settings import Settings
 from shared.store.keys import LEASE_MARGIN_SECONDS, attempt_lease_seconds
 
@@ -80,13 +80,10 @@ def consumer_transport_options(settings: Settings, queues: Collection[str]) -> d
         # otherwise stop every sweep for kombu's default 300 s
         "unacked_mutex_expire": 15,
         # a broker gone without closing the connection (host loss, partition) fails a command
-        # instead of blocking it forever
-        "socket_timeout": 15,
-        "socket_connect_timeout": 5,
-        # the event loop waits on BRPOP with no socket timeout: kombu drops a connection whose
-        # reply is this much overdue, so a worker cut off for a while consumes again soon after
-        # the network comes back (with kombu's default, 25, one stayed idle 45 s after that)
-        "health_check_interval": 5,
+        # within seconds instead of blocking it forever; the event loop waits on BRPOP with no
+        # socket timeout: kombu drops a connection whose reply is health_check_interval overdue,
+        # so a worker cut off for a while consumes again soon after the network comes back
+        **dead_peer_options(settings.redis_url),
     }
     # with a sentinel:// URL: the master's name, and the timeouts for the sentinels too
     options.update(broker_sentinel_options(settings.redis_url, options))

@@ -6,7 +6,8 @@ when READFACE_TEST_FAULTS=1; nothing here runs otherwise.
         (read, before the pipeline), `decode` (inside the decoder), `detect` (in the pipeline,
         after the decode) or `outcome` (after the pipeline, before the outcome is written)
     READFACE_TEST_BREAK_CONSUMER=1      make the worker's event loop fail, as a corrupt message
-        from a pool process does, once a task is running
+        from a pool process does, once a task is running; =PATH: only when the file PATH exists
+        (it is removed then): once, on demand, in a container its restart policy starts again
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ def pause_at(stage: str) -> None:
         time.sleep(pause[1])
 
 
-def break_consumer() -> bool:
-    """Whether the tests asked for the worker's consumer to die."""
-    return _enabled() and os.environ.get("READFACE_TEST_BREAK_CONSUMER") == "1"
+def break_consumer_asked() -> bool:
+    """Whether the tests may ask for the worker's consumer to die."""
+    return _enabled() and bool(os.environ.get("READFACE_TEST_BREAK_CONSUMER"))
+
+
+def break_consumer_now() -> bool:
+    """Whether the tests ask for the worker's consumer to die now."""
+    trigger = os.environ.get("READFACE_TEST_BREAK_CONSUMER", "")
+    if trigger == "1":
+        return True
+    try:
+        os.remove(trigger)
+    except OSError:
+        return False
+    return True

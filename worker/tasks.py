@@ -41,6 +41,7 @@ from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 from worker.sweeper import run_in_workers
 from worker.time_limit import AnalysisTimeLimit, time_limit
+from worker.watchdog import watch_workers
 from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
@@ -55,6 +56,7 @@ def settings() -> Settings:
 
 app = create_celery_app(settings)
 run_in_workers(app, settings)
+watch_workers(app, settings)
 sweep_blobs_in_workers(app, settings)
 
 _pipeline: Pipeline | None = None
