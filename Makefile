@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: setup system-deps run test lint bench soak container-test clean
+.PHONY: setup system-deps run test lint docs-check bench soak container-test clean
 
 # Idempotent: the stamp is rebuilt only when the dependencies change; model fetches skip files
 # that are already present and verified.
@@ -38,13 +38,18 @@ lint: .setup-stamp
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api cli worker shared
 
+# Every command in README.md and docs/ still names a real target, sub-command, option, module,
+# file, route or setting (docs/development.md, "The docs check"); seconds, no models loaded.
+docs-check: .setup-stamp
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_docs_commands.py
+
 bench: setup
 	$(PY) -m bench
 
 # The load test: 1,000 submissions (320 distinct photos) against 2 workers; fails if anything
 # accepted is lost, a deduplicated id runs twice, or a key has no TTL.
 soak: setup
-	$(PY) -m bench.load
+	$(PY) -m bench.faults.load
 
 # The abuse suite (issues 19 and 26): each attack bounded in count and time against a local stack,
 # then each image bomb against a fresh one; fails only when a functional bound breaks (an
@@ -52,8 +57,8 @@ soak: setup
 # answer, a worker past its memory ceiling), never on speed.
 .PHONY: abuse
 abuse: setup
-	$(PY) -m bench.abuse
-	$(PY) -m bench.abuse_images
+	$(PY) -m bench.faults.abuse
+	$(PY) -m bench.faults.abuse_images
 
 # The images built from the Dockerfiles (on base images made locally with debootstrap) and run
 # with compose: checked from inside, photos analysed, a worker host lost, Redis restarted. Installs

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from api import context
 from api.uploads import read_upload
-from shared.callback_urls import check_callback_url
+from shared.analysis_resource import analysis_resource
+from shared.callbacks.addresses import check_callback_url
 from shared.celery_app import ANALYZE_TASK, CALLBACK_TASK, task_args
 from shared.errors import (
     AnalysisFailed,
@@ -20,9 +21,8 @@ from shared.errors import (
     ReadfaceError,
 )
 from shared.imageinfo import read_image_info
-from shared.jobs import JobStatus, analysis_id_for, is_analysis_id
+from shared.job_states import JobStatus, analysis_id_for, is_analysis_id
 from shared.logs import log_job_event
-from shared.resource import analysis_resource
 from shared.store import MAX_CALLBACKS_PER_JOB, Callback, ClaimOutcome, Job, StoredAnalysis
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")

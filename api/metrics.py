@@ -36,7 +36,7 @@ class _StoreCollector(Collector):
 
 
 # Every label value is a time series kept for the life of the process, so each label takes its
-# values from a bounded set: 5,000 requests with made-up methods once grew /metrics from 23 KB to
+# values from a bounded set: 5,000 requests with made-up methods would grow /metrics from 23 KB to
 # 9.6 MB. The endpoint is the route's rule or "unmatched"; the status is bounded by HTTP.
 KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "HEAD", "OPTIONS", "PUT", "PATCH"})
 OTHER_METHOD = "other"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.openapi_schemas import SCHEMAS
-from shared.callback_urls import MAX_URL_LENGTH
+from shared.callbacks.addresses import MAX_URL_LENGTH
 from shared.imageinfo import MEDIA_TYPES
 from shared.settings import Settings
 
@@ -86,7 +86,7 @@ def _submit(max_upload_bytes: int) -> dict[str, Any]:
     limit = f"at most {max_upload_bytes:,} bytes (READFACE_MAX_UPLOAD_BYTES)"
     media_types = sorted(set(MEDIA_TYPES.values()))
     # Not "format: uri": the API takes any absolute http(s) URL a client library would send
-    # (shared/callback_urls.py), refuses others with 422, and reads an empty value as none.
+    # (shared/callbacks/addresses.py), refuses others with 422, and reads an empty value as none.
     callback_url = {"type": "string", "maxLength": MAX_URL_LENGTH}
     return {
         "summary": "Submit an image (multipart field `image`, or raw image bytes)",

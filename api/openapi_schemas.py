@@ -1,13 +1,13 @@
 """The schemas of the OpenAPI document: the objects the API answers with. Their enums come from
-the code that writes the values (shared/jobs.py, shared/vocabulary.py)."""
+the code that writes the values (shared/job_states.py, shared/result_values.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from shared.imageinfo import MEDIA_TYPES
-from shared.jobs import FailureCode, JobStatus
-from shared.vocabulary import (
+from shared.job_states import FailureCode, JobStatus
+from shared.result_values import (
     AGE_BUCKETS,
     ENGINES,
     EXPRESSIONS,

@@ -1,3 +1,5 @@
-"""Benchmarks: accuracy on ../shared/eval, pipeline speed against its parts, the peer package,
-the service against the in-process pipeline, worker start-up. Each prints tables and writes JSON
-to bench/results/; none is a test."""
+"""Benchmarks, grouped by the question they answer: `accuracy/` (how right), `speed/` (how fast,
+and what memory and storage it costs), `faults/` (what survives load, abuse and failover),
+`calibration/` (where the shipped constants come from). Each prints tables and writes JSON to
+bench/results/; none is a test. Shared: `common` (tables, results), `stack` (a local service),
+`engine_variants` (the engines compared)."""

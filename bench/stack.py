@@ -16,7 +16,8 @@ import requests
 from celery.app.control import Control
 
 from bench.common import REPO, RESULTS
-from cli.up import free_port, start_api, start_redis, start_worker, stop
+from cli.processes import free_port, start_api, start_redis, start_worker, stop
+from harness.dns import start_api_with_resolv_conf
 from shared.celery_app import (
     ANALYZE_QUEUE,
     CALLBACK_QUEUE,
@@ -25,7 +26,6 @@ from shared.celery_app import (
     create_celery_app,
 )
 from shared.settings import Settings
-from tests.dns import start_api_with_resolv_conf
 
 # Where the services that benchmarks start write their output, so it does not clutter the tables.
 LOG = RESULTS / "stack.log"
@@ -73,7 +73,7 @@ def local_stack(
 ) -> Iterator[Stack]:
     """Redis on a free port (no persistence), a blob directory of its own, the workers as
     `readface up` starts them (`workers` analysis processes, and callbacks on threads) and the
-    API, with `api_resolv_conf` as its /etc/resolv.conf if given (tests/dns.py); their output
+    API, with `api_resolv_conf` as its /etc/resolv.conf if given (harness/dns.py); their output
     goes to LOG."""
     with ExitStack() as cleanup:
         log = cleanup.enter_context(open_log())

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from shared.errors import ReadfaceError
-from shared.jobs import analysis_id_for
+from shared.job_states import analysis_id_for
 from shared.settings import get_settings
 from worker.packs import PackVerificationError
 from worker.pipeline import load_pipeline

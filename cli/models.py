@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shared.manifest import load_pack
 from shared.settings import get_settings
-from worker.packs import PackVerificationError, fetch_pack, verify_pack
+from worker.packs import PackVerificationError, verify_pack
 
 
 def run_models_command(action: str, pack_name: str | None, model_dir: Path | None) -> int:
@@ -17,6 +17,9 @@ def run_models_command(action: str, pack_name: str | None, model_dir: Path | Non
     directory = model_dir or settings.model_dir
     try:
         if action == "fetch":
+            # Imported here: the converters need onnx, which only fetching uses.
+            from worker.conversion.fetch import fetch_pack
+
             fetch_pack(pack, directory, log=lambda line: print(line, file=sys.stderr))
         else:
             verify_pack(pack, directory)

@@ -9,7 +9,7 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v promtool >/dev/null || need+=(prometheus)  # promtool checks deploy/prometheus/
 command -v npm >/dev/null || need+=(npm)  # the face-api models (npm pack), axe-core and TF.js for tests
-# A real S3-compatible server for the s3:// blob store tests (tests/swift_s3.py): OpenStack Swift
+# A real S3-compatible server for the s3:// blob store tests (harness/swift_s3.py): OpenStack Swift
 # with its s3api middleware, and memcached for its tempauth tokens.
 for part in proxy object container account; do
   [ -x "/usr/bin/swift-$part-server" ] || need+=("swift-$part")

@@ -51,8 +51,9 @@ def max_memory_per_child_kib(settings: Settings) -> int:
 
 
 def task_args(tenant: str, *args: str) -> list[str]:
-    """A task's arguments and its tenant; without keys (tenant ""), just as before tenants, so
-    the messages stay readable by workers of an earlier release during an upgrade."""
+    """A task's arguments, then its tenant when there is one. Without keys (tenant "") the
+    arguments go alone: the form every worker version reads, so that during a rolling upgrade
+    no worker is handed a message it cannot parse."""
     return [*args, tenant] if tenant else list(args)
 
 
@@ -64,7 +65,7 @@ def analysis_visibility_timeout(settings: Settings) -> float:
 
 def callback_visibility_timeout(settings: Settings) -> float:
     """Seconds after which a taken delivery is handed out again: the longest retry countdown
-    (worker/callbacks.py backoff_seconds) plus one attempt's deadline plus a margin."""
+    (shared/callbacks/delivery.py backoff_seconds) plus one attempt's deadline plus a margin."""
     longest_countdown = settings.callback_backoff * 2 ** max(settings.callback_max_attempts - 2, 0)
     return longest_countdown + settings.callback_timeout + VISIBILITY_MARGIN_SECONDS
 

@@ -29,7 +29,7 @@ MEDIA_TYPES = {
 
 # Formats decoded at full size need a lower cap than the global one (a JPEG is decoded reduced by
 # libjpeg's DCT scaling): at these a worker process peaks under 400 MB RSS while decoding and
-# analysing (measured by `python -m bench.decode_memory`).
+# analysing (measured by `python -m bench.speed.decode_memory`).
 FORMAT_MAX_PIXELS = {
     "png": 16_000_000,
     "bmp": 16_000_000,

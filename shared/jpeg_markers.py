@@ -15,7 +15,7 @@ from shared.errors import InvalidImage
 
 # libjpeg's default progressive script has 10 scans for colour (6 for grey) and optimisers that
 # split scans further (jpegtran/mozjpeg) stay within a few tens; each scan costs a full pass over
-# the image, so 20,000 scans keep a decoder busy for minutes (issue: a 1.6 MB 6320x6320 file).
+# the image, so 20,000 scans keep a decoder busy for minutes (a 1.6 MB 6320x6320 file does it).
 MAX_SCANS = 64
 
 # Start-of-frame markers carry the size; C4, C8 and CC are other segments with the same prefix.

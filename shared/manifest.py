@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.vocabulary import ATTRIBUTES
+from shared.result_values import ATTRIBUTES
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
 

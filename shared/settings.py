@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.result_values import ATTRIBUTES, REQUIRED_ATTRIBUTES
 from shared.tenants import ApiKey, parse_api_keys
-from shared.vocabulary import ATTRIBUTES, REQUIRED_ATTRIBUTES
 
 DAY_SECONDS = 24 * 3600
 # Defaults that must not depend on the working directory: `readface` runs from anywhere.
@@ -35,8 +35,8 @@ class Settings:
     max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast): worker/models/engine.py.
-    # `fast` (bf16) passed the parity gates with the cydral pack but cost congress gender 98.4 ->
-    # 98.0% and in range 74.4 -> 74.0% (`python -m bench.parity`): not the default until it doesn't.
+    # `exact` is the default because `fast` (bf16) moves some answers of the reference
+    # (docs/models.md, "The pipeline", says which and by how much).
     engine: str = "openvino"
     precision: str = "exact"
     # What each face's result holds (READFACE_ATTRIBUTES, comma-separated): gender and age always;

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from harness.paths import MODEL_DIR
 from shared.settings import Settings
-
-REPO = Path(__file__).resolve().parent.parent
-MODEL_DIR = REPO / "models"
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness.images import astronaut_place, astronaut_scene, astronaut_scene_face, encode
 from shared.settings import Settings
-from tests.images import astronaut_place, astronaut_scene, astronaut_scene_face, encode
 
 DEFAULT_MAX_UPLOAD_BYTES = Settings().max_upload_bytes
 EXIF_ORIENTATION_TAG = 0x0112

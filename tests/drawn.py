@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from shared.vocabulary import Gender
+from shared.result_values import Gender
 from worker.annotate import FaceMarks, Rect, Tag, draw_tag, face_labels, place_marks, scaled_box
 from worker.faces import FaceAttributes, FaceBox, FaceExpression
 

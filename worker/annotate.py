@@ -31,9 +31,10 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_FONT_SCALE = 0.35
 LABEL_SHRINK = (1.0, 0.8, 0.65, 0.5)
 JPEG_QUALITY = 85
-# The stored annotated image is bounded whatever the upload: a 27 KB lossless WebP of a noise tile
-# repeated to 6324x6324 used to store a 28 MB JPEG. It is drawn at most this long on its longest
-# side, then encoded at lower qualities until it fits MAX_ANNOTATED_BYTES (or the lowest is hit).
+# The stored annotated image is bounded whatever the upload, because a small upload can decode to
+# a large, incompressible image (a 27 KB lossless WebP of a noise tile repeated to 6324x6324 would
+# make a 28 MB JPEG). It is drawn at most this long on its longest side, then encoded at lower
+# qualities until it fits MAX_ANNOTATED_BYTES (or the lowest is hit).
 MAX_ANNOTATED_SIDE = 2048
 MAX_ANNOTATED_BYTES = 2 * 1024 * 1024
 FALLBACK_QUALITIES = (70, 50, 30)

@@ -8,10 +8,10 @@ import logging
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.logs import log_job_event
 from shared.store import Job
-from worker.metrics import DROPPED, RETRIED, SKIPPED, SUCCEEDED, worker_metrics
+from worker.metrics import DROPPED, RETRIED, SKIPPED, SUCCEEDED, CallbackOutcome, worker_metrics
 
 log = logging.getLogger("readface.worker")
 
@@ -77,22 +77,22 @@ def callback_attempt(
     tenant: str,
     message_id: str,
     attempt: int,
-    outcome: str,
+    outcome: CallbackOutcome,
     url: str,
     detail: str,
 ) -> None:
     """One delivery attempt (1 = the first). Only the URL's host is logged: its path or query
     may hold the receiver's token."""
-    worker_metrics().callbacks.labels(outcome, str(attempt)).inc()
+    worker_metrics().callbacks.labels(outcome.value, str(attempt)).inc()
     host = urlsplit(url).hostname or ""
     details = {
         "message_id": message_id,
         "attempt": attempt,
-        "outcome": outcome,
+        "outcome": outcome.value,
         "host": host,
         "detail": detail.replace(url, host),
     }
-    level = logging.INFO if outcome == "delivered" else logging.WARNING
+    level = logging.INFO if outcome is CallbackOutcome.DELIVERED else logging.WARNING
     log_job_event(log, "callback", analysis_id, tenant, details, level)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.vocabulary import Gender
+from shared.result_values import Gender
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,7 @@ class FaceBox:
 @dataclass(frozen=True, slots=True)
 class FaceExpression:
     """The expression network's answer for one face: the likeliest class, its probability, and
-    every class's probability (shared.vocabulary.EXPRESSIONS, summing to 1)."""
+    every class's probability (shared.result_values.EXPRESSIONS, summing to 1)."""
 
     label: str
     confidence: float

@@ -13,13 +13,14 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -29,9 +30,17 @@ SUCCEEDED, RETRIED, SKIPPED, DROPPED = "succeeded", "retried", "skipped", "dropp
 # error, run again), skipped (the job was not pending: deleted, expired, done, or run by another
 # attempt) or dropped (the job was deleted or ended while the pipeline ran; nothing written).
 ANALYSIS_OUTCOMES = (SUCCEEDED, *(code.value for code in FailureCode), RETRIED, SKIPPED, DROPPED)
-# One delivery attempt: delivered (2xx), failed (retried later), gave_up (the last attempt
-# failed), refused (the URL now resolves to a private address) or dropped (analysis deleted).
-CALLBACK_OUTCOMES = ("delivered", "failed", "gave_up", "refused", "dropped")
+
+
+class CallbackOutcome(StrEnum):
+    """How one delivery attempt ended (the metric's `outcome` label and the log line's)."""
+
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # retried later
+    GAVE_UP = "gave_up"  # the last attempt failed
+    REFUSED = "refused"  # the URL now resolves to a private address
+    DROPPED = "dropped"  # the analysis was deleted: nothing sent
+
 
 # A stage takes milliseconds on a portrait and seconds on a 48 MP group photo.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

@@ -1,12 +1,12 @@
 """The pipeline's accuracy choices as one value, so a benchmark can undo a choice by building other
 options instead of patching module constants. The defaults are what readface ships.
 
-Provenance (issue 16): every value fitted to labelled photos is fitted on the congress portraits
+Provenance: every value fitted to labelled photos is fitted on the congress portraits
 of ../shared/eval only (US federal works, public domain; labels CC0), the one labelled set a
 product may carry parameters from. utkface (non-commercial licence) and the group photos
 (evaluation use only) only score the result. The tables cited are `python -m
-bench.calibration_choices` (how each value was chosen) and `python -m bench.calibration` (what
-it does on congress, out of fold, and on utkface).
+bench.calibration.cydral_choices` (how each value was chosen) and `python -m
+bench.calibration.faceapi` (what it does on congress, out of fold, and on utkface).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class PipelineOptions:
     # once, so boxes that overhang two adjacent edges by more than this share of the frame are
     # dropped. On congress, the 105 boxes overhanging two edges (score >= 0.2) overhang by 0.0095
     # or more and no real face's box overhangs two edges at all: the tolerance sits below the
-    # phantoms (0.015 before issue 16 let one through on one portrait, at 0.0135).
+    # phantoms (0.015 would let one through on one portrait, at 0.0135).
     corner_overhang: float = 0.005
     # Height / width of res10's boxes around the congress faces ranges from 1.17 to 1.64; round
     # limits well outside it. Not fitted (res10's false positives on torsos and posters in the
@@ -35,8 +35,8 @@ class PipelineOptions:
     # verify_context box sides around them, at verify_input, where the face is as large as res10
     # likes; they count when that closer look scores them at the threshold. Chosen on the group
     # photos of ../shared/eval (evaluation only), not fitted to labels. Checked on public-domain
-    # scenes of six shrunken congress portraits (bench.calibration_choices): portraits 120 / 160
-    # / 200 px wide, faces found 0 / 21 / 38 of 48 without the closer look, 9 / 36 / 41 with it
+    # scenes of six shrunken congress portraits (bench.calibration.cydral_choices): portraits 120 /
+    # 160 / 200 px wide, faces found 0 / 21 / 38 of 48 without the closer look, 9 / 36 / 41 with it
     # from 0.2, 47 / 48 / 49 from 0.1 (one box too many) at 6 to 13 times the time per scene.
     candidate_score: float = 0.2
     # The closer look's crop and input: round values (the crop gives the face res10's usual
@@ -61,21 +61,22 @@ class PipelineOptions:
     # Test-time augmentation: each face is classified on chips cut with dlib's padding (0.2,
     # the networks' training geometry) and a tighter one, and the probabilities averaged. On
     # congress (age map fitted out of fold): gender 98.4% and 73.2% in range, against 97.6% and
-    # 72.8% for 0.2 alone and 98.8% and 70.7% for 0.15 alone; ~4.5 ms more per face. Mirrored
-    # chips cost 10 ms more per face for no gain (`python -m bench.ablation`).
+    # 72.8% for 0.2 alone and 98.8% and 70.7% for 0.15 alone, for one more chip's forwards.
+    # Mirrored chips cost twice as much for no gain (`python -m bench.accuracy.ablation` has the
+    # costs).
     cydral_paddings: tuple[float, ...] = (0.15, 0.2)
 
-    # The age map: years = np.interp(expectation over the age classes, age_knots,
-    # age_calibrated). The network's expectation regresses to the mean (the old read young), so
-    # the map is the inverse of its response curve, fitted on congress's age ranges with a loss
-    # that is zero inside a member's range and grows linearly outside (bench/calibration_fit.py:
-    # fit_age_map, knots every 15 years from 25, where congress's youngest range starts; the
-    # identity below it, where the labels say nothing; the response capped at the oldest class,
-    # 80). Fitted on each half, the other half's in-range rate is 69.9% and 76.4%.
+    # The age map: years = np.interp(expectation over the age classes, age_knots, age_calibrated).
+    # The network's expectation regresses to the mean (older people read younger), so the map is the
+    # inverse of its response curve, fitted on congress's age ranges with a loss that is zero inside
+    # a member's range and grows linearly outside (bench/calibration/fit.py: fit_age_map, knots
+    # every 15 years from 25, where congress's youngest range starts; the identity below it, where
+    # the labels say nothing; the response capped at the oldest class, 80). Fitted on each half, the
+    # other half's in-range rate is 69.9% and 76.4%.
     age_knots: tuple[float, ...] = (0.0, 25.0, 33.3, 48.41, 68.95, 80.0)
     age_calibrated: tuple[float, ...] = (0.0, 25.0, 40.0, 55.0, 70.0, 85.0)
     # The network's age distribution is far too sure of itself: its 80% intervals held congress's
-    # point guesses 32% of the time (41% through the old map). age.range and age.confidence use
+    # point guesses 32% of the time. age.range and age.confidence use
     # it spread by a Gaussian of this width in log(1 + years) (about a sixth of the age), fitted
     # on congress by maximising the probability it gives the labelled ranges (fit_age_spread;
     # the log form held out better than a Gaussian in years or a softmax temperature). Out of
@@ -87,7 +88,7 @@ class PipelineOptions:
 
     # face-api (the default pack): chips of 112x112 cut with dlib's geometry at these paddings,
     # the networks' outputs averaged over them. On congress (age map and spread fitted out of
-    # fold, `python -m bench.calibration`) one chip at 0.2 put 85.0% in range with MAE 5.19
+    # fold, `python -m bench.calibration.faceapi`) one chip at 0.2 put 85.0% in range with MAE 5.19
     # against the House point guesses; 0.15 to 0.35 put 82.5-85.8% (MAE 5.08-5.56). Two chips
     # (0.2 and 0.3: 87.8%, MAE 5.00) would double the forwards per face.
     faceapi_paddings: tuple[float, ...] = (0.2,)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from shared.manifest import Pack, load_pack
+from shared.result_values import ATTRIBUTES
 from shared.settings import Settings
-from shared.vocabulary import ATTRIBUTES
 from worker.annotate import annotate, encode_jpeg
 from worker.decode import DecodedImage, decode_image
 from worker.faces import FaceAttributes, FaceBox

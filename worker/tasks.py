@@ -23,26 +23,26 @@ from celery.exceptions import TimeLimitExceeded
 
 from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
+from shared.callbacks.delivery import DROPPED, DeliveryFailed, backoff_seconds, deliver
+from shared.callbacks.signing import check_secret
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
-from worker.callbacks import DROPPED, DeliveryFailed, backoff_seconds, deliver
 from worker.fault_injection import pause_at
 from worker.memory_limit import limit_memory
-from worker.metrics import forget_process, prepare_metrics, worker_metrics
+from worker.metrics import CallbackOutcome, forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 from worker.sweeper import run_in_workers
 from worker.time_limit import AnalysisTimeLimit, time_limit
 from worker.watchdog import watch_workers
-from worker.webhooks import check_secret
 
 log = logging.getLogger("readface.worker")
 
@@ -153,7 +153,7 @@ class AnalyzeTask(Task):
         running, until its upload expired: the hard limit (Celery calls this in the main process
         once it killed the child), a Redis error after its retries. failure_for says which."""
         analysis_id = args[0]
-        tenant = args[1] if len(args) > 1 else ""  # messages sent before tenants have no tenant
+        tenant = args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
         failure = failure_for(exc)
         ended = analysis_blobs(tenant).fail(analysis_id, *failure)
         events.analysis_ended(analysis_id, tenant, ended, failure, None)
@@ -218,7 +218,7 @@ def _took_longer_than(seconds: float) -> str:
 )
 def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     """Analyse the uploaded bytes of one id of a tenant and store the outcome ("" is the scope
-    without API keys, and what a message sent before tenants means)."""
+    without API keys, which task_args leaves out of the message)."""
     jobs = analysis_blobs(tenant)
     job = jobs.store.mark_running(analysis_id, self.request.id)
     if job is None:
@@ -270,19 +270,20 @@ def deliver_callback(
     each time."""
     attempt = self.request.retries
 
-    def attempted(outcome: str, detail: str) -> None:
+    def attempted(outcome: CallbackOutcome, detail: str) -> None:
         events.callback_attempt(analysis_id, tenant, message_id, attempt + 1, outcome, url, detail)
 
     try:
         delivered = deliver(store().for_tenant(tenant), analysis_id, url, message_id)
     except InvalidCallback as error:
-        attempted("refused", error.message)
+        attempted(CallbackOutcome.REFUSED, error.message)
         return f"refused: {error.message}"
     except DeliveryFailed as error:
         if attempt + 1 >= settings().callback_max_attempts:
-            attempted("gave_up", str(error))
+            attempted(CallbackOutcome.GAVE_UP, str(error))
             return f"gave up: {error}"
-        attempted("failed", str(error))
+        attempted(CallbackOutcome.FAILED, str(error))
         raise self.retry(countdown=backoff_seconds(settings(), attempt), exc=error) from error
-    attempted("dropped" if delivered == DROPPED else "delivered", delivered)
+    dropped = delivered == DROPPED
+    attempted(CallbackOutcome.DROPPED if dropped else CallbackOutcome.DELIVERED, delivered)
     return delivered

@@ -22,7 +22,7 @@ import redis
 
 from shared.blobs.base import BlobStore, BlobStoreFull, BlobUnavailable, Source, source_size
 from shared.blobs.names import CLAIM_DEADLINE_SECONDS, annotated_name, new_token, upload_name
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.store import Callback, Claim, ClaimOutcome, Job, JobBlobs, Store
 
 log = logging.getLogger("readface.blobs")

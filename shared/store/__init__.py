@@ -1,9 +1,9 @@
 """The Redis store: every key name, TTL and atomic step of readface lives in this package.
 
 `keys` names the keys and their lifetimes, `scripts` holds the Lua that makes each job step
-atomic, and the Store is assembled from one part per concern: jobs (`jobs`), waiting for
-them to end (`longpoll`), counters and rate windows (`counters`), and what Redis knows of the
-blob store that holds the bytes (`blob_refs`).
+atomic, and the Store is assembled from one part per concern: the steps of a job's life
+(`job_steps`), waiting for them to end (`longpoll`), counters and rate windows (`counters`), and
+what Redis knows of the blob store that holds the bytes (`blob_refs`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import redis
 
-from shared.store.jobs import JobSteps
+from shared.store.job_steps import JobSteps
 from shared.store.records import StoredAnalysis
 
 

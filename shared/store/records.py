@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.jobs import JobStatus
+from shared.job_states import JobStatus
 
 
 def utc_now() -> str:

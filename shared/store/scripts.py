@@ -1,4 +1,6 @@
-"""The Lua scripts that make each step on a job atomic (see keys.py for the key table)."""
+"""The Lua scripts that make each step on a job atomic (see keys.py for the key table). Each
+script's comment lists its KEYS and ARGV in order and names its caller (in job_steps.py unless
+said otherwise); keys are full names, with the prefix and a tenant's scope."""
 
 from __future__ import annotations
 
@@ -27,7 +29,14 @@ end
 # names its upload. Returns the outcome, the job as it is now and, for a hit, the result, so that
 # the answer to the upload needs no further round trip; for a claim over an ended job, the token
 # of that job's annotated image, which the new job replaces.
-# A new job enters the sweeper's queued index (KEYS[7]).
+# A new job enters the sweeper's queued index (KEYS[7]). JobSteps.claim.
+# KEYS[1] job:{id}  [2] result:{id}  [3] stats:enqueued  [4] stats:dedup_hits
+#     [5] pending:{client} (sorted set of "{id}:{size}" by expiry)  [6] pending_bytes:{client}
+#     [7] sweep:queued
+# ARGV[1] the pack's fingerprint  [2] now (ISO 8601, created_at)  [3] the callback as JSON, or ''
+#     [4] the upload TTL in seconds  [5] the upload's size in bytes  [6] most callbacks per job
+#     [7] the client ('' counts no quota)  [8] now in Unix seconds (the quota's expiry clock)
+#     [9] most queued bytes per client  [10] the analysis id  [11] the upload's blob token, or ''
 CLAIM = (
     NOW_MS
     + """
@@ -85,7 +94,8 @@ return {'claimed', redis.call('HGETALL', KEYS[1]), replaced}
 )
 
 # Takes a pending job's upload off its client's queued total (when it ends, is released or is
-# deleted). The client's keys are named from the job hash, so the prefix comes as ARGV[1].
+# deleted). The client's keys are named from the job hash, so the prefix comes as an argument
+# (a Lua function, included in the scripts that call it: RELEASE, FINISH, DELETE).
 UNCOUNT_PENDING = """
 local function uncount_pending(job_key, id, prefix)
   local client = redis.call('HGET', job_key, 'client')
@@ -98,6 +108,8 @@ end
 """
 
 # Rolls a claim back when the task could not be sent, so a failed enqueue leaves nothing behind.
+# JobSteps.release. KEYS[1] job:{id}  [2] stats:enqueued
+# ARGV[1] the claim's created_at  [2] the analysis id  [3] the key prefix
 RELEASE = (
     UNCOUNT_PENDING
     + UNINDEX
@@ -121,7 +133,10 @@ return 0
 # again (ARGV[2], the task id: a retry, or a redelivery after its pool process died) may start.
 # The job moves from the sweeper's queued index (KEYS[3]) to its running index (KEYS[4]).
 # Returns the started job's hash (0 if none started): the worker logs and measures it without
-# another round trip.
+# another round trip. JobSteps.mark_running.
+# KEYS[1] job:{id}  [2] stats:executions  [3] sweep:queued  [4] sweep:running
+# ARGV[1] now (ISO 8601, started_at)  [2] the attempt (the task id)  [3] the lease in ms
+#     [4] the sweeper indexes' TTL in seconds
 START = (
     NOW_MS
     + """
@@ -149,6 +164,11 @@ return redis.call('HGETALL', KEYS[1])
 # already ended) meanwhile stays as it is: DELETE must not be undone by a worker that finishes
 # afterwards. Returns 0 then; else the token and size of the job's upload, whose blob the
 # worker deletes next (the job stops naming it here, so the blob sweeper takes it if that fails).
+# JobSteps.succeed and .fail. KEYS[1] job:{id}  [2] result:{id}  [3] stats:{succeeded|failed}
+# ARGV[1] the status  [2] now (ISO 8601, finished_at)  [3] the error code, or ''
+#     [4] the error message, or ''  [5] the result TTL in seconds  [6] the done:{id} channel
+#     [7] the result JSON, or ''  [8] the annotated image's blob token, or ''  [9] the analysis id
+#     [10] the key prefix
 FINISH = (
     UNCOUNT_PENDING
     + UNINDEX
@@ -175,6 +195,8 @@ return {upload, redis.call('HGET', KEYS[1], 'size') or '0'}
 # Removes every trace of an analysis from Redis, and its upload from its client's queued total.
 # Returns how many keys went and, read in the same step, the tokens of the blobs the job named
 # (upload, annotated image) and the upload's size, for the caller to delete them next.
+# JobSteps.delete. KEYS: the analysis's keys (keys.ANALYSIS_KEY_KINDS), job:{id} first
+# ARGV[1] the analysis id  [2] the key prefix
 DELETE = (
     UNCOUNT_PENDING
     + UNINDEX
@@ -190,8 +212,9 @@ return {redis.call('DEL', unpack(KEYS)), upload, annotated, size}
 
 # The sweeper's step (shared/store/sweep.py): takes the pending jobs whose broker message may be
 # lost and stamps them as sent now, in one step, so that two sweepers never take the same job.
-# KEYS: the queued index, the running index, the analysis queue (kombu's list). ARGV: the lease
-# in ms, the most index entries to look at, the indexes' TTL. Two kinds of jobs are due:
+# KEYS[1] sweep:queued  [2] sweep:running  [3] the analysis queue (kombu's list)
+# ARGV[1] the lease in ms  [2] the most index entries to look at  [3] the indexes' TTL in seconds
+# Two kinds of jobs are due:
 # - running past its lease: its attempt ended without a word (host lost, or its end was lost);
 # - queued, sent over a lease ago, and no longer in the queue list. Workers pop the list in the
 #   order messages were pushed, and the queued index is ordered by when each job was sent, so the
@@ -241,6 +264,7 @@ return {looked >= limit and 1 or 0, taken}
 # Moves messages the sweeper just sent (ARGV: their task ids) from the tail of the queue (KEYS[1],
 # where every message is pushed) to its head, where workers pop: a job sent again was ahead of
 # everything queued since, and should not wait behind it. Only the newest entries are looked at.
+# Sweeps.to_front (shared/store/sweep.py). KEYS[1] the queue  ARGV[1..n] the task ids
 TO_FRONT = """
 local looked = redis.call('LRANGE', KEYS[1], 0, #ARGV + 99)
 local moved = 0
@@ -258,6 +282,7 @@ return moved
 """
 
 # One request in a client's current one-minute window; the window's key outlives it a little.
+# Counters (shared/store/counters.py). KEYS[1] rate:{client}:{window}  ARGV[1] the key's TTL
 COUNT_REQUEST = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -266,6 +291,7 @@ return count
 
 # Marks a new job's message as sent, only while the job exists (a DELETE meanwhile is not undone):
 # the write that a WAIT behind it on the same connection makes the replicas acknowledge.
+# Replication (shared/store/replication.py). KEYS[1] job:{id}  ARGV[1] now (ISO 8601)
 MARK_ENQUEUED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'enqueued_at', ARGV[1])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.service import poll
 from tests.containers.stack import Stack, write_config
-from tests.service import poll
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO
+from harness.paths import REPO
 
 PROJECT = "readface-ct"
 API_IMAGE = "readface-api:container-test"

@@ -18,13 +18,13 @@ import pytest
 import redis
 import requests
 
+from harness.images import astronaut_rgb, encode
+from harness.service import poll
 from shared.celery_app import ANALYZE_QUEUE
 from shared.settings import Settings
 from shared.store.keys import attempt_lease_seconds
 from tests.containers.conftest import all_healthy
 from tests.containers.stack import Stack, docker
-from tests.images import astronaut_rgb, encode
-from tests.service import poll
 
 JOBS = 300
 RUNS = int(os.environ.get("READFACE_HOST_LOSS_RUNS", "1"))

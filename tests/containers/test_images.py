@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import REPO
+from harness.paths import REPO
 from tests.containers.stack import API_IMAGE, WORKER_IMAGE, docker
 
 MODELS = "/root/models"

@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 import requests
 
+from harness.images import astronaut_jpeg, astronaut_rgb, encode
+from harness.service import poll
 from tests.containers.stack import WORKER_IMAGE, Stack, docker
-from tests.images import astronaut_jpeg, astronaut_rgb, encode
-from tests.service import poll
 
 READY_BUDGET_SECONDS = 2.0
 

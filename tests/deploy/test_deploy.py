@@ -1,4 +1,5 @@
-"""The deployment artifacts, proven as far as a machine without a Docker engine can."""
+"""The images and compose files, proven as far as a machine without a Docker engine can
+(Kubernetes: test_kubernetes.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
 
-from cli.up import SCRIPTS
-from shared.celery_app import ANALYZE_QUEUE
+from cli.processes import SCRIPTS, free_port
+from harness.paths import MODEL_DIR, REPO
+from harness.service import start_worker_expecting_refusal
 from shared.manifest import load_pack
-from shared.redis_connection import parse_sentinel_url
-from tests.conftest import MODEL_DIR, REPO
-from tests.service import start_worker_expecting_refusal
+from tests.deploy.checks import assert_names_the_sentinels, assert_shell_parses
 
 DOCKERFILES = ["Dockerfile.worker", "Dockerfile.api"]
-K8S = REPO / "deploy" / "k8s"
+SENTINEL_COMPOSE = REPO / "deploy" / "compose" / "docker-compose.sentinel.yml"
 
 
 def final_stage(dockerfile: str) -> list[str]:
@@ -76,7 +74,7 @@ def test_api_image_has_no_opencv_or_numpy() -> None:
 def test_images_and_ci_start_services_with_the_same_scripts() -> None:
     assert 'CMD ["scripts/worker-entrypoint.sh"]' in (REPO / "Dockerfile.worker").read_text()
     assert 'CMD ["scripts/api-entrypoint.sh"]' in (REPO / "Dockerfile.api").read_text()
-    launcher = (REPO / "cli" / "up.py").read_text()
+    launcher = (REPO / "cli" / "processes.py").read_text()
     assert '"worker-entrypoint.sh"' in launcher and '"api-entrypoint.sh"' in launcher
     assert "scripts/build-models.sh" in (REPO / "Makefile").read_text()
     for script in ("worker-entrypoint.sh", "api-entrypoint.sh", "build-models.sh"):
@@ -147,6 +145,14 @@ def test_worker_start_up_refuses_an_unknown_log_format() -> None:
     assert "READFACE_LOG_FORMAT must be one of json, text." in run.stderr
 
 
+def test_a_worker_serving_metrics_without_a_directory_refuses_to_start() -> None:
+    run = start_worker_expecting_refusal(
+        READFACE_WORKER_METRICS_BIND=f"127.0.0.1:{free_port()}", PROMETHEUS_MULTIPROC_DIR=""
+    )
+    assert run.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR" in run.stderr
+
+
 def test_importing_the_worker_reads_no_setting() -> None:
     """Settings are read as the worker starts (its app's configuration, worker_init), so a
     module that imports the tasks, a tool or a test, neither needs nor freezes the environment."""
@@ -162,99 +168,6 @@ def test_importing_the_worker_reads_no_setting() -> None:
     # the import succeeded without reading them; the first read of the configuration fails
     assert run.stdout == "imported 0\n", run.stderr
     assert "could not convert string to float: 'soon'" in run.stderr, run.stderr
-
-
-def k8s_documents() -> list[dict]:
-    return [
-        doc
-        for path in sorted(K8S.glob("*.yaml"))
-        for doc in yaml.safe_load_all(path.read_text())
-        if doc
-    ]
-
-
-# KEDA's ScaledObject is a custom resource, absent from Kubernetes' own schemas: the fields we
-# use, as KEDA's CRD (keda.sh/v1alpha1) declares them.
-SCALED_OBJECT_SCHEMA = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"const": "keda.sh/v1alpha1"},
-        "metadata": {"type": "object", "required": ["name"]},
-        "spec": {
-            "type": "object",
-            "required": ["scaleTargetRef", "triggers"],
-            "additionalProperties": False,
-            "properties": {
-                "scaleTargetRef": {"type": "object", "required": ["name"]},
-                "minReplicaCount": {"type": "integer", "minimum": 0},
-                "maxReplicaCount": {"type": "integer", "minimum": 1},
-                "pollingInterval": {"type": "integer"},
-                "cooldownPeriod": {"type": "integer"},
-                "triggers": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["type", "metadata"],
-                        "properties": {
-                            "type": {"type": "string"},
-                            "metadata": {
-                                "type": "object",
-                                "additionalProperties": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-
-
-def test_kubernetes_manifests_validate_against_their_schemas() -> None:
-    kinds = []
-    for doc in k8s_documents():
-        kinds.append(doc["kind"])
-        if doc["kind"] == "ScaledObject":
-            jsonschema.validate(doc, SCALED_OBJECT_SCHEMA)
-        else:
-            kubernetes_validate.validate(doc, "1.30", strict=True)
-    assert {"Deployment", "Service", "ScaledObject"} <= set(kinds)
-
-
-def test_keda_scales_the_worker_deployment_on_the_analyze_queue() -> None:
-    docs = {(d["kind"], d["metadata"]["name"]): d for d in k8s_documents()}
-    scaled = docs[("ScaledObject", "readface-worker")]
-    assert ("Deployment", scaled["spec"]["scaleTargetRef"]["name"]) in docs
-    [trigger] = scaled["spec"]["triggers"]
-    assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == ANALYZE_QUEUE
-    worker = docs[("Deployment", "readface-worker")]["spec"]["template"]["spec"]
-    # the models are in the image: the one volume is the blobs', shared with the API
-    assert worker["volumes"] == [
-        {"name": "blobs", "persistentVolumeClaim": {"claimName": "readface-blobs"}}
-    ]
-    [mount] = worker["containers"][0]["volumeMounts"]
-    assert mount["mountPath"] == "/var/lib/readface/blobs"
-    claim = docs[("PersistentVolumeClaim", "readface-blobs")]
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
-
-
-SENTINEL_COMPOSE = REPO / "deploy" / "compose" / "docker-compose.sentinel.yml"
-SENTINEL_K8S = K8S / "sentinel"
-
-
-def assert_shell_parses(script: str) -> None:
-    run = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-
-
-def assert_names_the_sentinels(url: str, hosts: set[str], master: str) -> None:
-    target = parse_sentinel_url(url)
-    assert target is not None, url
-    assert {host for host, _ in target.sentinels} == hosts
-    assert {port for _, port in target.sentinels} == {26379}
-    assert target.master == master
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="make test installs it")
@@ -290,43 +203,3 @@ def test_sentinel_compose_variant_puts_every_client_behind_three_sentinels() -> 
     assert services["redis-replica"]["volumes"] == ["redis-replica-data:/data"]
     example = (REPO / ".env.example").read_text()
     assert all(f"{name}=" in example for name in re.findall(r"\$\{(READFACE_[A-Z_]+)", text))
-
-
-def sentinel_k8s_documents() -> dict[tuple[str, str], dict]:
-    return {
-        (doc["kind"], doc["metadata"]["name"]): doc
-        for path in sorted(SENTINEL_K8S.glob("*.yaml"))
-        for doc in yaml.safe_load_all(path.read_text())
-        if doc
-    }
-
-
-def test_sentinel_kubernetes_variant_validates_against_its_schemas() -> None:
-    for (kind, _), doc in sentinel_k8s_documents().items():
-        if kind == "ScaledObject":
-            jsonschema.validate(doc, SCALED_OBJECT_SCHEMA)
-        else:
-            kubernetes_validate.validate(doc, "1.30", strict=True)
-
-
-def test_sentinel_kubernetes_variant_points_readface_and_keda_at_the_sentinels() -> None:
-    docs = sentinel_k8s_documents()
-    config = docs[("ConfigMap", "readface-config")]["data"]
-    base = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "ConfigMap"}
-    assert set(base["readface-config"]["data"]) <= set(config)  # it replaces the base one
-    assert_names_the_sentinels(config["READFACE_REDIS_URL"], {"readface-sentinel"}, "readface")
-    assert config["READFACE_REDIS_ACK_REPLICAS"] == "1"
-    service = docs[("Service", "readface-sentinel")]
-    assert [p["port"] for p in service["spec"]["ports"]] == [26379]
-    assert docs[("StatefulSet", "readface-sentinel")]["spec"]["replicas"] == 3
-    # a primary and two replicas: after one failover the new primary still has a replica
-    assert docs[("StatefulSet", "readface-redis")]["spec"]["replicas"] == 3
-    scripts = docs[("ConfigMap", "readface-redis-scripts")]["data"]
-    assert "sentinel monitor readface $master 6379 2" in scripts["start-sentinel.sh"]
-    for script in scripts.values():
-        assert_shell_parses(script)
-    [trigger] = docs[("ScaledObject", "readface-worker")]["spec"]["triggers"]
-    assert trigger["type"] == "redis-sentinel"
-    assert trigger["metadata"]["sentinelMaster"] == "readface"
-    assert trigger["metadata"]["addresses"] == "readface-sentinel:26379"
-    assert trigger["metadata"]["listName"] == ANALYZE_QUEUE

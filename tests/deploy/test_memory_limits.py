@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
+from harness.paths import REPO
 from shared.settings import Settings
-from tests.conftest import REPO
 
 K8S = REPO / "deploy" / "k8s"
 # Celery's main process loads no model but imports the worker's modules (149 MB resident here).

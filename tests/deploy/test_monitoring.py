@@ -20,14 +20,14 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import Metrics
+from harness.paths import REPO
+from harness.service import running_redis, store_for
 from shared.celery_app import ANALYZE_QUEUE, CALLBACK_QUEUE
-from shared.jobs import FailureCode
+from shared.job_states import FailureCode
 from shared.settings import Settings
 from shared.store import Job
-from tests.conftest import REPO
-from tests.service import running_redis, store_for
 from worker import events
-from worker.metrics import ANALYSIS_OUTCOMES, CALLBACK_OUTCOMES, STAGES, worker_metrics
+from worker.metrics import ANALYSIS_OUTCOMES, STAGES, CallbackOutcome, worker_metrics
 
 DASHBOARD = REPO / "deploy" / "grafana" / "readface.json"
 PROMETHEUS = REPO / "deploy" / "prometheus"
@@ -40,7 +40,9 @@ BUILTIN = {"up": set[str]()}
 # The label values an expression may match, per (metric family, label).
 KNOWN_VALUES = {
     ("readface_worker_analyses", "outcome"): set(ANALYSIS_OUTCOMES),
-    ("readface_worker_callback_deliveries", "outcome"): set(CALLBACK_OUTCOMES),
+    ("readface_worker_callback_deliveries", "outcome"): {
+        outcome.value for outcome in CallbackOutcome
+    },
     ("readface_worker_stage_seconds", "stage"): set(STAGES),
     ("readface_queue_depth", "queue"): {ANALYZE_QUEUE, CALLBACK_QUEUE},
     ("up", "job"): JOBS,
@@ -76,7 +78,9 @@ def exported() -> Iterator[Exported]:
     result = {"faces": [{}], "timings_ms": {**dict.fromkeys(STAGES, 1.0), "total": 5.0}}
     events.analysis_ended(job.id, "t", True, None, result)
     events.analysis_ended(job.id, "t", True, (FailureCode.INTERNAL, "x"), None)
-    events.callback_attempt(job.id, "t", "msg_1", 1, "delivered", "https://h/x", "HTTP 200")
+    events.callback_attempt(
+        job.id, "t", "msg_1", 1, CallbackOutcome.DELIVERED, "https://h/x", "HTTP 200"
+    )
     events.models_loaded("default", "openvino", 1.0)
     found = samples_of(generate_latest(worker_metrics().registry).decode())
     with running_redis() as server:

@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: the whole service (tests/service.py) and headless chromium."""
+"""Fixtures for the browser tests: the whole service (harness/service.py) and headless chromium."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from cli.up import free_port
-from tests.conftest import REPO
-from tests.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
+from cli.processes import free_port
+from harness.paths import REPO
+from harness.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 

@@ -12,9 +12,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import REPO
-from tests.images import astronaut_jpeg
-from tests.service import poll
+from harness.images import astronaut_jpeg
+from harness.paths import REPO
+from harness.service import poll
 from worker.annotate import FaceMarks
 
 LAPTOP, PHONE = (1280, 800), (390, 844)

@@ -11,6 +11,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from harness.images import astronaut_grid, encode
+from harness.service import Api
 from tests.e2e.page import (
     LAPTOP,
     PHONE,
@@ -24,8 +26,6 @@ from tests.e2e.page import (
     wait_until_all_settled,
     write_photo,
 )
-from tests.images import astronaut_grid, encode
-from tests.service import Api
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from cli.up import stop
+from cli.processes import stop
+from harness.service import Api
 from tests.e2e.page import cards, choose_files, wait_for_image, wait_for_status, write_photo
-from tests.service import Api
 
 pytestmark = pytest.mark.e2e
 

@@ -16,6 +16,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
+from harness.images import astronaut_grid, encode
+from harness.service import Api
 from tests.drawn import marks_of, number_read
 from tests.e2e.page import (
     active_element,
@@ -30,8 +32,6 @@ from tests.e2e.page import (
     wait_for_status,
     write_photo,
 )
-from tests.images import astronaut_grid, encode
-from tests.service import Api
 
 pytestmark = pytest.mark.e2e
 

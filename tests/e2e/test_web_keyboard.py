@@ -14,6 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from harness.service import Api
 from tests.e2e.page import (
     LAPTOP,
     active_element,
@@ -24,7 +25,6 @@ from tests.e2e.page import (
     wait_for_status,
     write_photo,
 )
-from tests.service import Api
 
 pytestmark = pytest.mark.e2e
 WHITE, GREEN = (255, 255, 255), (10, 125, 50)  # the page's background and its buttons
@@ -120,13 +120,16 @@ def test_everything_by_keyboard_with_a_slow_upload_cancelled_and_tried_again(
 
     # From the top, Tab reaches every control once, in reading order.
     browser.find_element(By.TAG_NAME, "h1").click()
+    box = card.find_element(By.CSS_SELECTOR, ".face-box")
     for selector in (
         "#file-input", "#download-csv", "#download-json", "#clear-all", ".remove", ".enlarge",
         "tbody tr", ".json-link", "a.download",
     ):  # fmt: skip
         tab_until(browser, selector, most=1)
-    box = card.find_element(By.CSS_SELECTOR, ".face-box")
-    assert "active" in (box.get_attribute("class") or "")
+        if selector == "tbody tr":
+            # Checked while the row has focus: later, a scroll can put the box under the pointer
+            # and light it by hover instead.
+            assert "active" in (box.get_attribute("class") or "")
 
     tab_until(browser, ".enlarge", most=3, back=True)
     press(browser, Keys.ENTER)

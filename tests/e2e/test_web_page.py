@@ -11,6 +11,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from harness.service import Api, running_worker, service_env, store_for
 from tests.e2e.page import (
     PHONE,
     cards,
@@ -23,7 +24,6 @@ from tests.e2e.page import (
     wait_for_status,
     write_photo,
 )
-from tests.service import Api, running_worker, service_env, store_for
 
 pytestmark = pytest.mark.e2e
 DONE = re.compile(r"Done: 1 face found in \d+\.\d s\.")

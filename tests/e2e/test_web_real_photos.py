@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from api.web import human_size
+from harness.service import Api, running_api, service_env
 from tests.corpus import NAMES, Corpus
 from tests.drawn import marks_of, number_read
 from tests.e2e.page import (
@@ -23,7 +24,6 @@ from tests.e2e.page import (
     wait_for_status,
     wait_until_all_settled,
 )
-from tests.service import Api, running_api, service_env
 
 pytestmark = pytest.mark.e2e
 PHONE = "phone-12mp.jpg"

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from cli.up import free_port, stop
-from shared.callback_urls import DNS_MAX_LOOKUPS
-from tests.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
-from tests.images import astronaut_jpeg
-from tests.receivers import DRIP_SECONDS, DrippingReceiver, Receiver
-from tests.service import (
+from cli.processes import free_port, stop
+from harness.dns import SilentDns, can_fake_dns, silent_dns, start_api_with_resolv_conf
+from harness.images import astronaut_jpeg
+from harness.receivers import DRIP_SECONDS, DrippingReceiver, Receiver
+from harness.service import (
     Api,
     deliveries_settled,
     poll,
@@ -26,7 +25,8 @@ from tests.service import (
     running_split_workers,
     service_env,
 )
-from tests.service import wait_ready as wait_for_worker
+from harness.service import wait_ready as wait_for_worker
+from shared.callbacks.addresses import DNS_MAX_LOOKUPS
 
 pytestmark = pytest.mark.integration
 ATTEMPTS = 3
@@ -119,7 +119,7 @@ def test_analysis_finishes_while_a_delivery_drips(stack: tuple[Api, str]) -> Non
 
 @contextlib.contextmanager
 def api_behind_silent_dns(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[Api, SilentDns]]:
-    """The API behind a name server that never answers (see tests/dns.py)."""
+    """The API behind a name server that never answers (see harness/dns.py)."""
     with silent_dns(tmp_path) as (dns, conf):
         port = free_port()
         process = start_api_with_resolv_conf(conf, env, port)

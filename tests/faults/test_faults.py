@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import astronaut_jpeg, slow_png
-from tests.service import (
+from harness.images import astronaut_jpeg, slow_png
+from harness.service import (
     Api,
     assert_all_end_once,
     child_pids,

@@ -18,18 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.jobs import analysis_id_for
-from shared.redis_connection import redis_client
-from shared.settings import Settings
-from shared.store import Store
-from tests.images import astronaut_jpegs
-from tests.sentinel import (
-    SUBMIT_DEADLINE_SECONDS,
-    Node,
-    Submissions,
-    running_sentinel_deployment,
-)
-from tests.service import (
+from harness.images import astronaut_jpegs
+from harness.retried_uploads import SUBMIT_DEADLINE_SECONDS, Submissions
+from harness.sentinel import Node, running_sentinel_deployment
+from harness.service import (
     assert_all_end_once,
     poll,
     running_api,
@@ -38,6 +30,10 @@ from tests.service import (
     store_for,
     wait_ready,
 )
+from shared.job_states import analysis_id_for
+from shared.redis_connection import redis_client
+from shared.settings import Settings
+from shared.store import Store
 
 pytestmark = pytest.mark.integration
 

@@ -13,13 +13,8 @@ import time
 import pytest
 import redis
 
-from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, RESTORE_SWEEP_SECONDS, create_celery_app
-from shared.jobs import analysis_id_for
-from shared.settings import Settings
-from shared.store import DueJob, Store
-from shared.store.keys import attempt_lease_seconds
-from tests.images import astronaut_jpeg, slow_png
-from tests.service import (
+from harness.images import astronaut_jpeg, slow_png
+from harness.service import (
     UNWRITTEN,
     Api,
     poll,
@@ -31,6 +26,11 @@ from tests.service import (
     submit_all,
     wait_ready,
 )
+from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, RESTORE_SWEEP_SECONDS, create_celery_app
+from shared.job_states import analysis_id_for
+from shared.settings import Settings
+from shared.store import DueJob, Store
+from shared.store.keys import attempt_lease_seconds
 from worker.sweeper import Sweeper
 
 pytestmark = pytest.mark.integration

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.celery_app import (
-    RESTORE_SWEEP_SECONDS,
-    analysis_visibility_timeout,
-)
-from shared.settings import Settings
-from tests.images import astronaut_jpeg
-from tests.receivers import Receiver
-from tests.service import (
+from harness.images import astronaut_jpeg
+from harness.receivers import Receiver
+from harness.service import (
     deliveries_settled,
     poll,
     running_api,
@@ -21,6 +16,11 @@ from tests.service import (
     service_env,
     wait_ready,
 )
+from shared.celery_app import (
+    RESTORE_SWEEP_SECONDS,
+    analysis_visibility_timeout,
+)
+from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 HARD_LIMIT = 0.5

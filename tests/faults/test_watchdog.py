@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.images import astronaut_jpeg
-from tests.service import (
+from harness.images import astronaut_jpeg
+from harness.service import (
     assert_all_end_once,
     paused_at,
     poll,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import Store
-from tests.service import (
+from harness.service import (
     Api,
     blob_dir_for,
     running_api,
@@ -18,7 +17,8 @@ from tests.service import (
     store_for,
     wait_ready,
 )
-from tests.swift_s3 import SwiftS3, running_swift
+from harness.swift_s3 import SwiftS3, running_swift
+from shared.store import Store
 
 
 @pytest.fixture(scope="session")

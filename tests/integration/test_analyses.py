@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from shared.jobs import analysis_id_for
+from harness.images import astronaut_jpeg
+from harness.service import UNWRITTEN, Api, poll
+from shared.job_states import analysis_id_for
 from shared.store import Store
-from tests.images import astronaut_jpeg
 from tests.schemas import component_schema
-from tests.service import UNWRITTEN, Api, poll
 
 pytestmark = pytest.mark.integration
 

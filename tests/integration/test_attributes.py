@@ -14,11 +14,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from harness.images import astronaut_jpeg
+from harness.paths import REPO
+from harness.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 from shared.manifest import load_pack
-from tests.conftest import REPO
-from tests.images import astronaut_jpeg
 from tests.schemas import component_schema
-from tests.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 
 pytestmark = pytest.mark.integration
 

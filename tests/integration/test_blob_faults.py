@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.blobs.analyses import UploadMissing
-from shared.blobs.names import ORPHAN_SECONDS
-from shared.celery_app import ANALYZE_TASK, create_celery_app, task_args
-from shared.settings import Settings
-from shared.store import Store
-from tests.images import astronaut_jpeg
-from tests.service import (
+from harness.images import astronaut_jpeg
+from harness.service import (
     UNWRITTEN,
     Api,
     assert_error,
@@ -30,6 +25,11 @@ from tests.service import (
     store_for,
     wait_ready,
 )
+from shared.blobs.analyses import UploadMissing
+from shared.blobs.names import ORPHAN_SECONDS
+from shared.celery_app import ANALYZE_TASK, create_celery_app, task_args
+from shared.settings import Settings
+from shared.store import Store
 
 pytestmark = pytest.mark.integration
 

@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.images import astronaut_jpeg
+from harness.service import analyses_for, blob_dir_for, running_redis
 from shared.blobs import BlobStoreFull
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
 from shared.blobs.names import ORPHAN_SECONDS, annotated_name, new_token, upload_name
 from shared.blobs.sweep import sweep_blobs
-from shared.jobs import FailureCode, analysis_id_for
+from shared.job_states import FailureCode, analysis_id_for
 from shared.store import ClaimOutcome, Job, Store
-from tests.images import astronaut_jpeg
-from tests.service import analyses_for, blob_dir_for, running_redis
 
 pytestmark = pytest.mark.integration
 RESULT = {"faces": []}

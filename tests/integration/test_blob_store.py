@@ -1,5 +1,5 @@
 """The blob store's interface on both backends: a directory (file://) and a real S3-compatible
-server (OpenStack Swift's s3api, tests/swift_s3.py): put from bytes or a stream, get, exists,
+server (OpenStack Swift's s3api, harness/swift_s3.py): put from bytes or a stream, get, exists,
 delete, listing, expiry on read, and the store down."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.service import poll
+from harness.swift_s3 import SwiftS3
 from shared.blobs import BlobStore, BlobUnavailable, open_blob_store
 from shared.blobs.files import FileBlobStore
 from shared.settings import Settings
-from tests.service import poll
-from tests.swift_s3 import SwiftS3
 
 pytestmark = pytest.mark.integration
 # Lifetimes by kind, as the service has them, with a short-lived kind for the expiry test.

@@ -1,5 +1,5 @@
 """The service on an s3:// blob store, a real S3-compatible server (OpenStack Swift's s3api,
-tests/swift_s3.py): photos analysed through it, DELETE, expiry and orphans swept, and the store
+harness/swift_s3.py): photos analysed through it, DELETE, expiry and orphans swept, and the store
 down in the middle of a load of uploads."""
 
 from __future__ import annotations
@@ -10,14 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared.blobs import BlobStore, open_blob_store
-from shared.blobs.names import ORPHAN_SECONDS, new_token, upload_name
-from shared.blobs.sweep import sweep_blobs
-from shared.jobs import analysis_id_for
-from shared.settings import Settings
-from shared.store import Store
-from tests.images import astronaut_jpegs
-from tests.service import (
+from harness.images import astronaut_jpegs
+from harness.service import (
     Api,
     assert_error,
     poll,
@@ -28,7 +22,13 @@ from tests.service import (
     store_for,
     wait_ready,
 )
-from tests.swift_s3 import BUCKET, SwiftS3
+from harness.swift_s3 import BUCKET, SwiftS3
+from shared.blobs import BlobStore, open_blob_store
+from shared.blobs.names import ORPHAN_SECONDS, new_token, upload_name
+from shared.blobs.sweep import sweep_blobs
+from shared.job_states import analysis_id_for
+from shared.settings import Settings
+from shared.store import Store
 
 pytestmark = pytest.mark.integration
 PREFIX = "service"

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import requests
 
+from harness.receivers import DrippingReceiver
+from shared.callbacks.delivery import callback_session
 from shared.errors import InvalidCallback
-from tests.receivers import DrippingReceiver
-from worker.callbacks import callback_session
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks import Webhook
 
-from tests.images import astronaut_jpeg
-from tests.receivers import Receiver
-from tests.service import WEBHOOK_SECRET, Api, poll
+from harness.images import astronaut_jpeg
+from harness.receivers import Receiver
+from harness.service import WEBHOOK_SECRET, Api, poll
 
 pytestmark = pytest.mark.integration
 

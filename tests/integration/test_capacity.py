@@ -11,9 +11,9 @@ import pytest
 import redis
 import requests
 
-from tests.images import phone_photo
-from tests.readface_up import cleaned_up, serving_url, start_up
-from tests.service import (
+from harness.images import phone_photo
+from harness.readface_up import cleaned_up, serving_url, start_up
+from harness.service import (
     poll,
     running_api,
     running_redis,

@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import MODEL_DIR, REPO
-from tests.images import astronaut_jpeg
+from harness.images import astronaut_jpeg
+from harness.paths import MODEL_DIR, REPO
 from tests.schemas import component_schema
 
 pytestmark = pytest.mark.integration  # runs the command in a process of its own

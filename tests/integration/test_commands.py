@@ -1,4 +1,5 @@
-"""`readface submit` against the running service, and `readface up` started and stopped whole."""
+"""`readface submit` against the running service, and `readface up` started and stopped whole,
+its workers serving their metrics."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ import pytest
 import redis
 import requests
 
-from cli.up import free_port
+from cli.processes import free_port
+from harness.images import astronaut_jpeg
+from harness.paths import REPO
+from harness.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
+from harness.service import Api, poll, wait_ready
 from shared.celery_app import ANALYZE_QUEUE
-from tests.conftest import REPO
-from tests.images import astronaut_jpeg
-from tests.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
-from tests.service import Api, poll
 
 pytestmark = pytest.mark.integration
 
@@ -117,6 +118,31 @@ def test_up_says_the_worker_refused_and_never_that_it_serves(tmp_path: Path) -> 
         output = log.read_text()
         assert "missing" in output and "worker exited before the service was ready" in output
         assert "serving on" not in output
+
+
+def test_readface_up_serves_the_metrics_of_both_workers(tmp_path: Path) -> None:
+    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+    up, log = start_up(tmp_path, marker)
+    with cleaned_up(up, marker):
+        url = serving_url(up, log)
+        urls = dict(re.findall(r"readface: (\w+) metrics on (\S+)", log.read_text()))
+        assert urls.keys() == {"worker", "callbacks"}
+        api = Api(url, up)
+        wait_ready(api)
+        api.wait_done(api.submit(astronaut_jpeg(quality=77)).json()["id"])
+        # the worker counts the analysis once it has also deleted the upload, after the answer
+        poll(
+            lambda: (
+                'readface_worker_analyses_total{outcome="succeeded"} 1.0'
+                in requests.get(urls["worker"], timeout=10).text
+            ),
+            10,
+            "the worker to count the analysis",
+        )
+        assert requests.get(urls["callbacks"], timeout=10).status_code == 200
+        assert list((tmp_path / "data" / "metrics" / "worker").glob("*.db"))
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0, log.read_text()
 
 
 def analysis_worker_pid(up: subprocess.Popen[bytes]) -> int | None:

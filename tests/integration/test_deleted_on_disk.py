@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import astronaut_rgb, encode
-from tests.service import (
+from harness.images import astronaut_rgb, encode
+from harness.service import (
     Api,
     blob_dir_for,
     poll,

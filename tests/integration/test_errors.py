@@ -7,10 +7,9 @@ import sys
 
 import pytest
 
-from shared.store import Store
-from tests.conftest import REPO
-from tests.images import astronaut_jpeg, png_header_only
-from tests.service import (
+from harness.images import astronaut_jpeg, png_header_only
+from harness.paths import REPO
+from harness.service import (
     UNWRITTEN,
     Api,
     assert_error,
@@ -18,6 +17,7 @@ from tests.service import (
     running_redis,
     service_env,
 )
+from shared.store import Store
 
 pytestmark = pytest.mark.integration
 

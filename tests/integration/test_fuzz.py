@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.images import astronaut_jpeg
+from harness.service import Api
 from shared.imageinfo import MEDIA_TYPES
-from tests.images import astronaut_jpeg
-from tests.service import Api
 
 pytestmark = pytest.mark.integration
 

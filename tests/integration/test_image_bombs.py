@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from shared.celery_app import ANALYZE_QUEUE
-from tests import bombs
-from tests.images import astronaut_jpeg
-from tests.service import (
+from harness import bombs
+from harness.images import astronaut_jpeg
+from harness.service import (
     Api,
     assert_error,
     child_pids,
@@ -27,6 +26,7 @@ from tests.service import (
     service_env,
     wait_ready,
 )
+from shared.celery_app import ANALYZE_QUEUE
 from worker.decode import OVER_MEMORY
 from worker.memory_limit import MB, status_bytes
 

@@ -6,11 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.jobs import FailureCode, analysis_id_for
-from shared.manifest import load_pack
-from shared.store import Store
-from tests.images import astronaut_jpeg
-from tests.service import (
+from harness.images import astronaut_jpeg
+from harness.service import (
     UNWRITTEN,
     Api,
     blob_dir_for,
@@ -24,6 +21,9 @@ from tests.service import (
     store_for,
     wait_ready,
 )
+from shared.job_states import FailureCode, analysis_id_for
+from shared.manifest import load_pack
+from shared.store import Store
 
 pytestmark = pytest.mark.integration
 

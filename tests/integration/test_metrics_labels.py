@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from tests.service import Api
+from harness.service import Api
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from api import create_app
+from harness.service import Api
 from shared.imageinfo import MEDIA_TYPES
-from tests.service import Api
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.settings import Settings
-from shared.store import MAX_CALLBACKS_PER_JOB, Store
-from tests.images import QUOTA, astronaut_jpeg
-from tests.service import (
+from harness.images import QUOTA, astronaut_jpeg
+from harness.service import (
     UNWRITTEN,
     Api,
     assert_error,
@@ -20,6 +18,8 @@ from tests.service import (
     service_env,
     store_for,
 )
+from shared.settings import Settings
+from shared.store import MAX_CALLBACKS_PER_JOB, Store
 
 pytestmark = pytest.mark.integration
 

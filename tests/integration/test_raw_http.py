@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.service import Api
+from harness.service import Api
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.service import Api
 from tests.corpus import NAMES, ORIENTATIONS, Box, Corpus, Photo
-from tests.service import Api
 
 PATHS = ("raw", "curl multipart", "requests multipart")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.service import Api, analyses_for
 from shared.store import Store
-from tests.service import Api, analyses_for
 
 pytestmark = pytest.mark.integration
 

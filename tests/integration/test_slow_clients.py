@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import requests
 
+from harness.images import astronaut_jpeg, encode
+from harness.service import Api, poll, running_api, wait_ready
 from shared.store import Store
-from tests.images import astronaut_jpeg, encode
-from tests.service import Api, poll, running_api, wait_ready
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ import redis
 import requests
 from standardwebhooks import Webhook
 
-from tests.images import QUOTA, astronaut_jpeg
-from tests.receivers import Receiver
-from tests.service import (
+from harness.images import QUOTA, astronaut_jpeg
+from harness.receivers import Receiver
+from harness.service import (
     WEBHOOK_SECRET,
     Api,
     assert_error,

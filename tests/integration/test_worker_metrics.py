@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import signal
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,18 +15,15 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli.up import free_port, start_api, start_worker, stop
-from tests.images import astronaut_grid, astronaut_jpeg, encode, slow_png
-from tests.readface_up import cleaned_up, serving_url, start_up
-from tests.receivers import Receiver
-from tests.service import (
+from cli.processes import free_port, start_api, start_worker, stop
+from harness.images import astronaut_grid, astronaut_jpeg, encode, slow_png
+from harness.receivers import Receiver
+from harness.service import (
     Api,
     child_pids,
     poll,
     running_redis,
     service_env,
-    start_worker_expecting_refusal,
-    wait_ready,
 )
 from worker.metrics import STAGES
 
@@ -300,36 +295,3 @@ def test_a_failed_analysis_logs_its_error_code(stack: Stack) -> None:
     [line] = failed
     assert line["level"] == "warning" and line["error_code"] == "invalid_image"
     assert line["tenant"] == TENANT
-
-
-def test_a_worker_serving_metrics_without_a_directory_refuses_to_start() -> None:
-    run = start_worker_expecting_refusal(
-        READFACE_WORKER_METRICS_BIND=f"127.0.0.1:{free_port()}", PROMETHEUS_MULTIPROC_DIR=""
-    )
-    assert run.returncode != 0
-    assert "PROMETHEUS_MULTIPROC_DIR" in run.stderr
-
-
-def test_readface_up_serves_the_metrics_of_both_workers(tmp_path: Path) -> None:
-    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
-    up, log = start_up(tmp_path, marker)
-    with cleaned_up(up, marker):
-        url = serving_url(up, log)
-        urls = dict(re.findall(r"readface: (\w+) metrics on (\S+)", log.read_text()))
-        assert urls.keys() == {"worker", "callbacks"}
-        api = Api(url, up)
-        wait_ready(api)
-        api.wait_done(api.submit(astronaut_jpeg(quality=77)).json()["id"])
-        # the worker counts the analysis once it has also deleted the upload, after the answer
-        poll(
-            lambda: (
-                'readface_worker_analyses_total{outcome="succeeded"} 1.0'
-                in requests.get(urls["worker"], timeout=10).text
-            ),
-            10,
-            "the worker to count the analysis",
-        )
-        assert requests.get(urls["callbacks"], timeout=10).status_code == 200
-        assert list((tmp_path / "data" / "metrics" / "worker").glob("*.db"))
-        up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=60) == 0, log.read_text()

@@ -7,8 +7,8 @@ import dlib
 import numpy as np
 import pytest
 
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_rgb
+from harness.images import astronaut_rgb
+from harness.paths import MODEL_DIR
 from worker.align import CHIP_PADDING, chip_transform, extract_chip, face_frame
 
 

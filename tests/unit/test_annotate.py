@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from shared.vocabulary import Gender
+from harness.images import ASTRONAUT_FACE, astronaut_grid
+from shared.result_values import Gender
 from tests.drawn import rendered_tag
-from tests.images import ASTRONAUT_FACE, astronaut_grid
 from worker.annotate import (
     MAX_ANNOTATED_BYTES,
     MAX_ANNOTATED_SIDE,

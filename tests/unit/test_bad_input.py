@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.errors import InvalidImage, UnsupportedMediaType
-from tests.images import (
+from harness.images import (
     astronaut_grid,
     astronaut_jpeg,
     astronaut_rgb,
@@ -19,6 +18,7 @@ from tests.images import (
     jpeg_claiming,
     png_header_only,
 )
+from shared.errors import InvalidImage, UnsupportedMediaType
 from worker.decode import decode_image
 
 LIMIT = 50_000_000

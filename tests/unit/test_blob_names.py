@@ -35,14 +35,18 @@ def test_tenants_never_share_a_name() -> None:
     assert len(names) == 3
 
 
+# A fixed token: parameters must be the same in every collecting process (pytest-xdist).
+TOKEN = "0123456789abcdef"
+
+
 @pytest.mark.parametrize(
     "name",
     [
-        f"uploads/.tmp-{new_token()}",
+        f"uploads/.tmp-{TOKEN}",
         f"uploads/{ID}",
-        f"annotated/{ID}.{new_token()}",
-        f"uploads/{ID}.{new_token()}.jpg",
-        f"results/{ID}.{new_token()}",
+        f"annotated/{ID}.{TOKEN}",
+        f"uploads/{ID}.{TOKEN}.jpg",
+        f"results/{ID}.{TOKEN}",
     ],
 )
 def test_names_readface_does_not_write_have_no_owner(name: str) -> None:

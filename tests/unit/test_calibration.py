@@ -1,5 +1,5 @@
 """The default pack's calibration: the interval-censored age-map fit, the age spread and the gender
-temperature (bench/calibration_fit.py), and how worker/models/cydral.py applies them. Synthetic
+temperature (bench/calibration/fit.py), and how worker/models/cydral.py applies them. Synthetic
 faces with known answers: the fits must find them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench.calibration_fit import (
+from bench.calibration.fit import (
     IDENTITY_BELOW,
     fit_age_map,
     fit_age_spread,

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from shared.callback_urls import (
+from harness.service import poll
+from shared.callbacks.addresses import (
     CallbackLookupsBusy,
     CallbackLookupTimedOut,
     HostLookups,
@@ -20,9 +21,8 @@ from shared.callback_urls import (
     check_callback_url,
     is_public_address,
 )
+from shared.callbacks.signing import webhook_headers
 from shared.errors import InvalidCallback
-from tests.service import poll
-from worker.webhooks import webhook_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from harness.images import astronaut_grid, astronaut_rgb
+from harness.paths import MODEL_DIR
 from shared.manifest import Derivation, load_pack
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_grid, astronaut_rgb
 from worker.conversion.check import SCORE_TOLERANCE, compare_with_caffe
-from worker.conversion.prototxt import read_deploy
 from worker.conversion.res10_onnx import convert_res10
-from worker.conversion.ssd import prior_boxes, ssd_spec
+from worker.models.prototxt import read_deploy
+from worker.models.ssd import prior_boxes, ssd_spec
 from worker.packs import PackVerificationError, sha256_of, verify_pack
 
 PROTOTXT = MODEL_DIR / "deploy.prototxt"

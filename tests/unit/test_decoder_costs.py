@@ -1,5 +1,5 @@
 """What each format's header says decoding will cost, checked before any pixel is decoded
-(issue 26): the hostile files of tests/bombs.py at small sizes, and the real files beside them."""
+(issue 26): the hostile files of harness/bombs.py at small sizes, and the real files beside them."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness import bombs
+from harness.images import astronaut_rgb, encode
 from shared.errors import InvalidImage
 from shared.imageinfo import LOSSLESS_JPEG_MAX_PIXELS, read_image_info
 from shared.png_chunks import MAX_ANCILLARY_CHUNKS, decodable_png, read_png_layout
 from shared.webp_chunks import first_frame_still, read_webp_layout
-from tests import bombs
-from tests.images import astronaut_rgb, encode
 from worker.decode import decode_image
 
 LIMIT = 50_000_000

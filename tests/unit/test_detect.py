@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.images import astronaut_rgb
+from harness.images import astronaut_rgb
 from worker.models.res10 import DETECTOR_INPUT, face_shaped, sticks_out_of_a_corner
 from worker.options import SHIPPED
 

@@ -14,15 +14,15 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from bench.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from bench.accuracy.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
+from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
+from harness.paths import MODEL_DIR
+from shared.result_values import EXACT, FAST
 from shared.settings import Settings, get_settings
-from shared.vocabulary import EXACT, FAST
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
-from worker.conversion.prototxt import read_deploy
-from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
 from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine
+from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
+from worker.models.ssd import detection_output, head_blobs, ssd_spec
 from worker.pipeline import load_pipeline
 
 
@@ -140,7 +140,7 @@ print(before, float(tiny[0] * 1.0))
 
 
 def test_openvino_flushes_denormal_floats() -> None:
-    # Kept, they make the age network five times slower on real chips (bench.engines).
+    # Kept, they make the age network five times slower on real chips (bench.speed.engines).
     done = subprocess.run(
         [sys.executable, "-c", FLUSH_CHECK, str(MODEL_DIR / "gender-v1.onnx")],
         cwd=MODEL_DIR.parent,

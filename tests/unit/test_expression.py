@@ -11,10 +11,10 @@ import jsonschema
 import numpy as np
 import pytest
 
+from harness.images import astronaut_jpeg
+from harness.paths import MODEL_DIR
+from shared.result_values import EXPRESSIONS
 from shared.settings import Settings, get_settings, parse_attributes
-from shared.vocabulary import EXPRESSIONS
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_jpeg
 from tests.schemas import component_schema
 from worker.models.faceapi import FaceApiModel
 from worker.pipeline import load_pipeline

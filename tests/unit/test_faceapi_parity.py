@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.tfjs_parity import compare, onnx_outputs, tfjs_outputs
+from bench.accuracy.tfjs_parity import compare, onnx_outputs, tfjs_outputs
+from harness.images import astronaut_grid, astronaut_rgb
+from harness.paths import MODEL_DIR
 from shared.manifest import Derivation, load_pack
 from shared.settings import Settings
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_grid, astronaut_rgb
 from worker.conversion.faceapi_onnx import convert_faceapi, same_pads
 from worker.models.faceapi import FaceApiModel
 from worker.packs import sha256_of

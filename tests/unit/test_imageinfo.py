@@ -8,10 +8,10 @@ import struct
 import numpy as np
 import pytest
 
+from harness.images import encode, heic, jpeg_claiming, png_header_only, scan_bomb
 from shared.errors import InvalidImage, UnsupportedMediaType
 from shared.imageinfo import FORMAT_MAX_PIXELS, MEDIA_TYPES, read_image_info
 from shared.jpeg_markers import MAX_SCANS
-from tests.images import encode, heic, jpeg_claiming, png_header_only, scan_bomb
 
 LIMIT = 50_000_000
 

@@ -8,17 +8,17 @@ import json
 import subprocess
 import sys
 
+from harness.paths import REPO
 from shared.celery_app import celery_config
 from shared.settings import Settings
-from tests.conftest import REPO
 
 # Each image below needs at least 48 MB to decode; the child leaves 24 MB of room.
 CHILD = """
 import io, json, resource
 import cv2, numpy as np
 from PIL import Image
-from tests import bombs
-from tests.images import astronaut_jpeg
+from harness import bombs
+from harness.images import astronaut_jpeg
 from worker.decode import decode_image
 from worker.memory_limit import MB, limit_memory, status_bytes
 

@@ -12,9 +12,9 @@ import numpy as np
 import openvino as ov
 import pytest
 
+from harness.images import astronaut_grid
+from harness.paths import MODEL_DIR
 from shared.manifest import Derivation, load_pack
-from tests.conftest import MODEL_DIR
-from tests.images import astronaut_grid
 from worker.conversion.fer_check import FER_TOLERANCE, verify_fer_conversion
 from worker.conversion.keras_onnx import convert_keras
 from worker.conversion.tfjs_weights import WeightsFormatError, read_weights

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import MODEL_DIR
 from shared.manifest import (
     Derivation,
     NpmSource,
@@ -17,8 +18,8 @@ from shared.manifest import (
     pack_names,
 )
 from shared.settings import Settings
-from tests.conftest import MODEL_DIR
-from worker.packs import PackVerificationError, fetch_pack, verify_pack
+from worker.conversion.fetch import fetch_pack
+from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import load_pipeline
 
 

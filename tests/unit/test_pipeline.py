@@ -9,8 +9,8 @@ import jsonschema
 import numpy as np
 import pytest
 
+from harness.images import astronaut_grid, astronaut_jpeg, astronaut_rgb, encode
 from shared.manifest import load_pack
-from tests.images import astronaut_grid, astronaut_jpeg, astronaut_rgb, encode
 from tests.schemas import component_schema
 from worker.models import load_models
 from worker.models.base import FaceInputs

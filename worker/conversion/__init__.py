@@ -1,2 +1,3 @@
-"""Build-time conversions of model files OpenVINO cannot read (Caffe) into ONNX, and the numpy
-post-processing that replaces the Caffe layers ONNX has no operator for."""
+"""Build-time conversions of model files OpenVINO cannot read (Caffe, TF.js, Keras) into ONNX,
+each checked against the original; `readface models fetch` runs them. The run-time parts they
+share with the detector (the prototxt reader, SSD's post-processing) live in worker/models/."""

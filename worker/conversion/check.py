@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from worker.conversion.prototxt import read_deploy
-from worker.conversion.ssd import detection_output, head_blobs, ssd_spec
+from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
+from worker.models.ssd import detection_output, head_blobs, ssd_spec
 
 # Largest allowed |ONNX - Caffe| on softmax scores and relative box corners, and on the raw loc
 # offsets (scaled by variances of 0.1-0.2 before they move a corner).

@@ -1,6 +1,6 @@
 """res10 SSD (Caffe) to ONNX: the convolutional body and the loc/conf heads, built with the `onnx`
 package from the blobs cv2.dnn reads. PriorBox and DetectionOutput stay outside the graph
-(worker/conversion/ssd.py does them in numpy), so the graph's outputs are the Caffe blobs that
+(worker/models/ssd.py does them in numpy), so the graph's outputs are the Caffe blobs that
 feed DetectionOutput: `mbox_loc` and `mbox_conf_flatten` (softmaxed).
 
 Deterministic: the same inputs give the same bytes (fixed producer, opset and IR version, no
@@ -19,15 +19,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from worker.conversion.prototxt import Layer, first, read_deploy, window
-from worker.conversion.ssd import head_blobs
+from worker.models.prototxt import Layer, first, read_deploy, window
+from worker.models.ssd import head_blobs
 
 OPSET = 13
 IR_VERSION = 7
 # Caffe's defaults for BatchNorm's and Normalize's epsilon (caffe.proto, SSD's NormalizeParameter).
 BATCH_NORM_EPS = 1e-5
 NORMALIZE_EPS = 1e-10
-# Layers done in numpy (worker/conversion/ssd.py), and so every layer reading their outputs.
+# Layers done in numpy (worker/models/ssd.py), and so every layer reading their outputs.
 _NUMPY_LAYERS = {"PriorBox", "DetectionOutput"}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.vocabulary import Gender
+from shared.result_values import Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox
 from worker.models.base import FaceInputs, face_scores
@@ -75,7 +75,7 @@ def age_interval(
 def gender_log_odds(probabilities: np.ndarray) -> np.ndarray:
     """log(male / female) for (female, male) probabilities, one face or rows of faces; finite
     when the softmax saturates. The temperature is fitted on these same log-odds
-    (bench/calibration_fit.py)."""
+    (bench/calibration/fit.py)."""
     clipped = np.clip(probabilities, 1e-12, 1.0)
     return np.asarray(np.log(clipped[..., 1]) - np.log(clipped[..., 0]))
 

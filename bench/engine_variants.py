@@ -1,0 +1,41 @@
+"""The engines a bench compares, each "engine precision" (cv2.dnn, the reference, then OpenVINO
+exact and fast), and the command-line options of a bench that runs one of them."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
+from shared.settings import Settings, get_settings
+from worker.pipeline import Pipeline, load_pipeline
+
+# Each variant by name, "engine precision"; the first is the reference.
+VARIANTS = {
+    f"{engine} {precision}": (engine, precision)
+    for engine, precision in (("opencv", EXACT), ("openvino", EXACT), ("openvino", FAST))
+}
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """--engine and --precision, for a bench that runs one engine (default: the settings')."""
+    parser.add_argument("--engine", choices=ENGINES, default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default=None)
+
+
+def engine_settings(args: argparse.Namespace) -> Settings:
+    """The environment's settings with the engine and precision of add_engine_options."""
+    settings = get_settings()
+    return dataclasses.replace(
+        settings,
+        engine=args.engine or settings.engine,
+        precision=args.precision or settings.precision,
+    )
+
+
+def variant_pipelines(settings: Settings) -> dict[str, Pipeline]:
+    """A pipeline per VARIANTS entry, named "engine precision", the reference first."""
+    return {
+        name: load_pipeline(dataclasses.replace(settings, engine=engine, precision=precision))
+        for name, (engine, precision) in VARIANTS.items()
+    }
