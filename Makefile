@@ -54,11 +54,13 @@ soak: setup
 # The abuse suite (issues 19 and 26): each attack bounded in count and time against a local stack,
 # then each image bomb against a fresh one; fails only when a functional bound breaks (an
 # unrelated analysis held up, /healthz slow, memory or /metrics growing per request, a bomb's
-# answer, a worker past its memory ceiling), never on speed.
+# answer, a worker past its memory ceiling, another tenant's photo overtaken by a flood), never on
+# speed.
 .PHONY: abuse
 abuse: setup
 	$(PY) -m bench.faults.abuse
 	$(PY) -m bench.faults.abuse_images
+	$(PY) -m bench.faults.abuse_fairness
 
 # The images built from the Dockerfiles (on base images made locally with debootstrap) and run
 # with compose: checked from inside, photos analysed, a worker host lost, Redis restarted. Installs

@@ -24,6 +24,7 @@ from shared.imageinfo import read_image_info
 from shared.job_states import JobStatus, analysis_id_for, is_analysis_id
 from shared.logs import log_job_event
 from shared.store import MAX_CALLBACKS_PER_JOB, Callback, ClaimOutcome, Job, StoredAnalysis
+from shared.work_quota import job_cost
 
 analyses_bp = Blueprint("analyses", __name__, url_prefix="/v1/analyses")
 log = logging.getLogger("readface.api")
@@ -61,14 +62,17 @@ def _job_or_404(analysis_id: str) -> Job:
 def submit() -> Response:
     settings = context.settings()
     upload = read_upload(request, settings.max_upload_bytes)
-    read_image_info(upload.data, settings.max_pixels)  # 415/422 before anything is stored
+    info = read_image_info(upload.data, settings.max_pixels)  # 415/422 before anything is stored
     callback = None
     if upload.callback_url:
         url = check_callback_url(upload.callback_url, settings.callback_allow_private)
         callback = Callback.for_url(url)
     analysis_id = analysis_id_for(upload.data)
     analyses = context.analyses()
-    claim = analyses.offer(analysis_id, upload.data, context.fingerprint(), callback, g.client)
+    cost = job_cost(len(upload.data), info.pixels)
+    claim = analyses.offer(
+        analysis_id, upload.data, context.fingerprint(), callback, g.client, cost
+    )
     if claim.analysis is None:
         raise _refusal(claim.outcome, settings.max_queued_bytes_per_client)
     if claim.outcome is ClaimOutcome.CLAIMED:
@@ -107,7 +111,8 @@ def _refusal(outcome: ClaimOutcome, max_queued_bytes: int) -> ReadfaceError:
             "most it takes; poll it instead, or send the callback after it ends."
         )
     return RateLimited(
-        f"Your uploads waiting for analysis add up to the limit of {max_queued_bytes:,} bytes; "
+        f"Your uploads waiting for analysis add up to the limit of {max_queued_bytes:,} bytes "
+        "(each counts at least its work: its pixels and a minimum per job); "
         "send more when some have finished.",
         retry_after=QUOTA_RETRY_AFTER_SECONDS,
     )

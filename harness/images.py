@@ -14,6 +14,8 @@ import pillow_heif
 from PIL import Image
 from skimage import data
 
+from shared.work_quota import job_cost
+
 # The detector's box on the 512x512 astronaut (default pack): x, y, width, height.
 ASTRONAUT_FACE = (179, 58, 93, 119)
 
@@ -124,8 +126,8 @@ def phone_photo(index: int, width: int = 4032, height: int = 3024) -> bytes:
     return base[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + base[2:]
 
 
-# A client's queued-bytes quota with room for one astronaut_jpeg(quality=90) upload, not two.
-QUOTA = 3 * len(astronaut_jpeg(quality=90)) // 2
+# A client's queued-work quota with room for one astronaut_jpeg(quality=90) upload, not two.
+QUOTA = 3 * job_cost(len(astronaut_jpeg(quality=90)), 512 * 512) // 2
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

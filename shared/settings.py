@@ -31,7 +31,8 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     # A 48 MP phone JPEG is 8064x6048; shared/imageinfo.py caps formats decoded at full size lower.
     max_pixels: int = 50_000_000
-    # Five uploads at the size limit may wait per client; beyond that, 429 until some end.
+    # Five uploads at the size limit may wait per client, each counted as its work at least
+    # (shared/work_quota.py); beyond that, 429 until some end.
     max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast): worker/models/engine.py.

@@ -152,8 +152,7 @@ class AnalyzeTask(Task):
         """An analysis that ends by raising still ends its job, which would otherwise wait,
         running, until its upload expired: the hard limit (Celery calls this in the main process
         once it killed the child), a Redis error after its retries. failure_for says which."""
-        analysis_id = args[0]
-        tenant = args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
+        analysis_id, tenant = attempted_job(task_id, args)
         failure = failure_for(exc)
         ended = analysis_blobs(tenant).fail(analysis_id, *failure)
         events.analysis_ended(analysis_id, tenant, ended, failure, None)
@@ -163,7 +162,16 @@ class AnalyzeTask(Task):
     def on_retry(
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
-        events.analysis_retried(args[0], args[1] if len(args) > 1 else "", exc)
+        events.analysis_retried(*attempted_job(task_id, args), exc)
+
+
+def attempted_job(task_id: str, args: tuple) -> tuple[str, str]:
+    """The id and tenant of the job an analysis message's attempt ran: the one it dispatched
+    (shared/store/dispatch.py), else the one it names."""
+    started = store().attempt_job(task_id)
+    if started:
+        return started.id, started.tenant
+    return args[0], args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
 
 
 UNEXPECTED = "The analysis failed unexpectedly."
@@ -217,13 +225,16 @@ def _took_longer_than(seconds: float) -> str:
     retry_jitter=True,
 )
 def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
-    """Analyse the uploaded bytes of one id of a tenant and store the outcome ("" is the scope
-    without API keys, which task_args leaves out of the message)."""
-    jobs = analysis_blobs(tenant)
-    job = jobs.store.mark_running(analysis_id, self.request.id)
-    if job is None:
+    """Analyse the uploaded bytes of the job whose turn it is, and store the outcome: the
+    message is a ticket, and the id of a tenant it names ("" is the scope without API keys, which
+    task_args leaves out of the message) is run when no other job waits (see
+    shared/store/dispatch.py)."""
+    started = store().dispatch(analysis_id, tenant, self.request.id)
+    if started is None:
         events.analysis_skipped(analysis_id, tenant)
         return "skipped: not pending (deleted, expired, done, or another attempt runs it)"
+    job, tenant = started.job, started.tenant
+    analysis_id, jobs = job.id, analysis_blobs(tenant)
     data = jobs.upload_of(job)  # UploadMissing ends the job as `internal` (on_failure)
     pause_at("upload")
     events.analysis_started(job, tenant, datetime.now(UTC))

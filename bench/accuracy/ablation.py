@@ -1,4 +1,6 @@
-"""What each accuracy choice of the cydral pack (the default until issue 28) buys: the accuracy
+"""What does each accuracy choice of the cydral pack buy, and what does it cost? About 14 min.
+
+What each accuracy choice of the cydral pack (the default until issue 28) buys: the accuracy
 runner's figures with the choices added one at a time to a plain pipeline, and the cost of each in
 align + classify time per face (1 OpenCV thread). Mirrored chips (horizontal-flip test-time
 augmentation) are measured too.

@@ -1,4 +1,6 @@
-"""How well the default pack reads expressions, on labelled faces in the format of
+"""How well does the default pack read expressions (FER-2013 test faces)? About 2 min.
+
+How well the default pack reads expressions, on labelled faces in the format of
 ../shared/eval/expression (FER-2013 test faces, 48x48 grey, evaluation only: never copied into the
 repository). Each face is resized straight to each network's input, as the eval README says.
 

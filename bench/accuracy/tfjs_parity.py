@@ -1,4 +1,6 @@
-"""The default pack's ONNX networks against the originals: face-api.js's own code under Node, on
+"""Do the default pack's ONNX networks answer as face-api.js does? About 2 min.
+
+The default pack's ONNX networks against the originals: face-api.js's own code under Node, on
 TensorFlow.js's pure-JavaScript CPU backend (scripts/fetch-tfjs.sh installs both, pinned), given
 the same chips. tests/unit/test_faceapi_parity.py checks photos of its own; this bench measures
 on the best face of the first N congress portraits and utkface crops (all: --limit 0; TF.js on

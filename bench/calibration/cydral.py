@@ -1,4 +1,6 @@
-"""The cydral pack's calibration (age map, age spread, gender temperature): fitted on the congress
+"""How does the cydral pack's calibration score, fitted on congress? About 2 min (outputs cached).
+
+The cydral pack's calibration (age map, age spread, gender temperature): fitted on the congress
 portraits only (public domain), cross-validated on their halves, and scored on utkface, which is
 for evaluation only (non-commercial licence: nothing shipped is fitted on it).
 

@@ -1,4 +1,6 @@
-"""Where the cydral pack's fitted constants come from, measured on the congress portraits only
+"""Where does each fitted constant of the cydral pack come from? About 2 min (outputs cached).
+
+Where the cydral pack's fitted constants come from, measured on the congress portraits only
 (public domain; worker/options.py cites these tables). utkface is never used here.
 
     python -m bench.calibration.cydral_choices [--eval-dir DIR]

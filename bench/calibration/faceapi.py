@@ -1,4 +1,6 @@
-"""The default pack's calibration (face-api's AgeGenderNet): each choice measured on the congress
+"""How does the default pack's calibration score, choice by choice? About 2 min (outputs cached).
+
+The default pack's calibration (face-api's AgeGenderNet): each choice measured on the congress
 portraits (public domain) with everything fitted on one half and scored on the other, then the
 shipped calibration scored the same way and on utkface (evaluation only, non-commercial licence:
 nothing shipped is fitted on it), the 80% age ranges by band, gender reliability, the ensemble

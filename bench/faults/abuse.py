@@ -1,4 +1,6 @@
-"""Bounded abuse suite (issue 19): amplification, slow receiver, decoder bomb, method flood and
+"""Does the service stay up and bounded under each attack of issue 19? About 3 min.
+
+Bounded abuse suite (issue 19): amplification, slow receiver, decoder bomb, method flood and
 DNS stall, each bounded in count and time, against a local stack on 127.0.0.1 started as
 `readface up` starts it (one analysis process; callbacks on their own threaded worker).
 

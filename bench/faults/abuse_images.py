@@ -1,4 +1,6 @@
-"""The image bombs of issue 26 against a local stack with one analysis process: each file is
+"""Does each image bomb of issue 26 end as expected, under the memory ceiling? About 40 s.
+
+The image bombs of issue 26 against a local stack with one analysis process: each file is
 generated here (harness/bombs.py), sent as `curl --data-binary` would send it, and followed to its
 end. Per file: the answer and the job's outcome, the analysis process's peak RSS while it was
 handled (VmHWM from /proc, reset before each file), the time the worker held it, and how much

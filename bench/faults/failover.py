@@ -1,4 +1,6 @@
-"""`python -m bench.faults.failover`: Redis Sentinel failovers under uploads, what the WAIT behind a
+"""What does a Sentinel failover cost uploads, and what does WAIT buy? About 80 s.
+
+`python -m bench.faults.failover`: Redis Sentinel failovers under uploads, what the WAIT behind a
 new job costs, and what asynchronous replication loses without it.
 
 Each part runs Debian's redis-server (a primary, a replica) and three sentinels

@@ -1,4 +1,6 @@
-"""Bounded load from a second process: many submissions in flight, duplicates mixed in, against
+"""Under 1,000 submissions, is anything accepted lost or run twice? About 40 s.
+
+Bounded load from a second process: many submissions in flight, duplicates mixed in, against
 two worker processes. Nothing accepted may be lost, deduplicated ids run once, and no upload is
 left in the blob store.
 

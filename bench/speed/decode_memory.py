@@ -1,4 +1,6 @@
-"""Peak RSS of a worker process that decodes and analyses one image at its format's pixel cap.
+"""How much memory does an image at each format's pixel cap take? About 9 min.
+
+Peak RSS of a worker process that decodes and analyses one image at its format's pixel cap.
 
 Each image is generated here (the astronaut tiled to the cap, so the detector has real faces to
 work on), then analysed by the real Pipeline in a fresh process that reports its VmHWM (peak

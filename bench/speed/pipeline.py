@@ -1,4 +1,6 @@
-"""The in-process pipeline: time per stage, against its unavoidable parts measured bare, and how
+"""Where does the in-process pipeline's time go, and how does it scale? About 6 min.
+
+The in-process pipeline: time per stage, against its unavoidable parts measured bare, and how
 it scales with image size, face count, threads and processes; and per stage on each engine.
 
     python -m bench.speed.pipeline [--repeats 5] [--engine opencv|openvino] [--precision exact|fast]

@@ -1,4 +1,6 @@
-"""Worker start-up to ready (models verified, loaded and warmed) and memory of each process.
+"""How long until a worker is ready, and what memory does each process hold? About 19 s.
+
+Worker start-up to ready (models verified, loaded and warmed) and memory of each process.
 
 python -m bench.speed.startup [--runs 3]
 """

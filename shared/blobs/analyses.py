@@ -49,11 +49,13 @@ class AnalysisBlobs:
         fingerprint: str,
         callback: Callback | None,
         client: str | None,
+        cost: int | None = None,
     ) -> Claim:
-        """Offer an upload (Store.claim): its bytes are written to the blob store only when they
-        make a new job. BlobUnavailable (or BlobStoreFull) leaves nothing behind."""
+        """Offer an upload (Store.claim; `cost` its work, what it counts against the client's
+        quota): its bytes are written to the blob store only when they make a new job.
+        BlobUnavailable (or BlobStoreFull) leaves nothing behind."""
         size = source_size(source)
-        claim = self.store.claim(analysis_id, size, fingerprint, callback, client)
+        claim = self.store.claim(analysis_id, size, fingerprint, callback, client, cost=cost)
         if claim.outcome is not ClaimOutcome.NEEDS_UPLOAD:
             return claim
         self._make_room(size)
@@ -69,7 +71,7 @@ class AnalysisBlobs:
             self._discard(name, size)
             raise
         # A claim that fails half-way may still have been made: the blob sweeper asks the job.
-        claim = self.store.claim(analysis_id, size, fingerprint, callback, client, token)
+        claim = self.store.claim(analysis_id, size, fingerprint, callback, client, token, cost)
         if claim.outcome is not ClaimOutcome.CLAIMED:
             self._discard(name, size)  # another upload of these bytes got there first
         elif claim.replaced_annotated:

@@ -2,8 +2,9 @@
 
 `keys` names the keys and their lifetimes, `scripts` holds the Lua that makes each job step
 atomic, and the Store is assembled from one part per concern: the steps of a job's life
-(`job_steps`), waiting for them to end (`longpoll`), counters and rate windows (`counters`), and
-what Redis knows of the blob store that holds the bytes (`blob_refs`).
+(`job_steps`), which job runs next (`dispatch`), waiting for them to end (`longpoll`), counters
+and rate windows (`counters`), and what Redis knows of the blob store that holds the bytes
+(`blob_refs`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shared.settings import Settings
 from shared.store import scripts
 from shared.store.blob_refs import BlobRefs
 from shared.store.counters import Counters
+from shared.store.dispatch import DISPATCH, Dispatches, Started
 from shared.store.keys import MAX_CALLBACKS_PER_JOB
 from shared.store.longpoll import LongPolls
 from shared.store.records import (
@@ -30,7 +32,7 @@ from shared.store.records import (
     utc_now,
 )
 from shared.store.replication import Replication
-from shared.store.sweep import DueJob, Sweeps
+from shared.store.sweep import SWEEP, TO_FRONT, DueJob, Sweeps
 from shared.tenants import is_tenant_name
 
 __all__ = [
@@ -41,13 +43,14 @@ __all__ = [
     "DueJob",
     "Job",
     "JobBlobs",
+    "Started",
     "Store",
     "StoredAnalysis",
     "utc_now",
 ]
 
 
-class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs):
+class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs, Dispatches):
     """Every read and write readface makes to Redis.
 
     redis-py types every reply as `Awaitable | Any` (one signature for sync and async clients);
@@ -64,8 +67,9 @@ class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs):
         self._finish = self.redis.register_script(scripts.FINISH)
         self._delete = self.redis.register_script(scripts.DELETE)
         self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
-        self._sweep = self.redis.register_script(scripts.SWEEP)
-        self._to_front = self.redis.register_script(scripts.TO_FRONT)
+        self._sweep = self.redis.register_script(SWEEP)
+        self._to_front = self.redis.register_script(TO_FRONT)
+        self._dispatch = self.redis.register_script(DISPATCH)
         self._local = threading.local()
         self.tenant = ""
 

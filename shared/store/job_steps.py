@@ -44,11 +44,13 @@ class JobSteps(KeyedStore):
         callback: Callback | None,
         client: str | None = None,
         upload: str = "",
+        cost: int | None = None,
     ) -> Claim:
         """Offer an upload of `size` bytes (see scripts.CLAIM): without `upload` (the token of
-        its blob) a new job is only 'needs_upload'; with it, the job is claimed and names it. A
-        new job's upload counts against the client's queued bytes until the job ends
-        ('over_quota' beyond the limit); None counts nowhere."""
+        its blob) a new job is only 'needs_upload'; with it, the job is claimed and names it, and
+        waits in its client's fair queue (dispatch.py). A new job's `cost` (its work,
+        shared/work_quota.py; its size if not given) counts against the client's quota until
+        the job ends ('over_quota' beyond the limit); a client of None counts nowhere."""
         reply = self._claim(
             keys=[
                 self.analysis_key("job", analysis_id),
@@ -58,6 +60,10 @@ class JobSteps(KeyedStore):
                 self.key("pending", client or ""),
                 self.key("pending_bytes", client or ""),
                 self.key("sweep", "queued"),
+                self.key("fair", "turns"),
+                self.key("fair", "served"),
+                self.key("fair", f"queue:{client or ''}"),
+                self.key("stats", "executions"),
             ],
             args=[
                 fingerprint,
@@ -71,6 +77,7 @@ class JobSteps(KeyedStore):
                 self.settings.max_queued_bytes_per_client,
                 analysis_id,
                 upload,
+                size if cost is None else cost,
             ],
         )
         outcome = ClaimOutcome(reply[0].decode())
@@ -107,7 +114,8 @@ class JobSteps(KeyedStore):
         return StoredAnalysis(job, stored)
 
     def mark_running(self, analysis_id: str, attempt: str = "") -> Job | None:
-        """Start an attempt (a task id): queued job → running, held for the attempt's lease;
+        """Start an attempt (a task id) on this very job (a worker starts the job whose turn it
+        is instead, Store.dispatch): queued job → running, held for the attempt's lease;
         the job as started. None if the job is gone or ended, or another attempt holds it
         (see START)."""
         started = self._start(

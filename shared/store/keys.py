@@ -11,7 +11,10 @@ keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys a
   image's blob; while running the attempt (task id)
   and when its lease ends (`lease_until`, ms on Redis's clock); with READFACE_REDIS_ACK_REPLICAS,
   `enqueued_at` once the API has sent its message (replication.py); the upload TTL before it
-  ends, the result TTL after.
+  ends, the result TTL after. `cost`, what it counts against its client's quota; and, for
+  fair dispatch to be checked (shared/store/dispatch.py), `executions_at_claim` and `execution`,
+  the executions counter when it was claimed and as its last attempt started: the jobs started
+  in between overtook it.
 - `result:{id}` result JSON, result TTL.
 - `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
 - `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued), and
@@ -19,17 +22,25 @@ keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys a
   write, taken from by every upload deleted, set to what is there by each blob sweep.
 - `rate:{client}:{minute}` fixed-window request counters, RATE_WINDOW_TTL. A client is
   `tenant:{name}` with keys on, else the caller's address.
-- `pending:{client}` sorted set of the client's pending uploads (`{id}:{bytes}`, scored by
-  when the upload expires) and `pending_bytes:{client}` their total, upload TTL.
+- `pending:{client}` sorted set of the client's pending uploads (`{id}:{cost}`, scored by
+  when the upload expires) and `pending_bytes:{client}` their total, upload TTL. A job's cost is
+  its work counted in bytes (shared/work_quota.py), also the job hash's `cost`.
 - `sweep:queued` and `sweep:running` sorted sets of pending jobs' `job:` keys, for the sweeper
   (shared/store/sweep.py): queued jobs scored by when their message was last sent, running ones
   by when their attempt's lease ends (ms on Redis's clock); upload TTL.
 - `sweep:blobs` whose turn it is to sweep the blob store (shared/blobs/sweep.py), one interval.
+- `fair:queue:{client}` list of the client's waiting jobs' `job:` keys, oldest first;
+  `fair:turns` sorted set of the clients with jobs waiting, in the order of their turns, and
+  `fair:served` the count of turns taken (shared/store/dispatch.py); upload TTL (the jobs of a
+  client given its turn more than that ago have expired).
+- `attempt:{task id}` the `job:` key a message's attempt runs (dispatch.py), upload TTL.
 
 The upload and result TTLs are settings (READFACE_UPLOAD_TTL, READFACE_RESULT_TTL).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import redis
 
@@ -55,6 +66,14 @@ def attempt_lease_seconds(settings: Settings) -> float:
     return settings.task_hard_time_limit + LEASE_MARGIN_SECONDS
 
 
+@dataclass(frozen=True, slots=True)
+class DueJob:
+    """A pending analysis: its tenant ("" without API keys) and its id."""
+
+    tenant: str
+    id: str
+
+
 class KeyedStore:
     """What every part of the Store has: the settings, the connection and the key names."""
 
@@ -71,3 +90,9 @@ class KeyedStore:
         tenant = self.tenant if tenant is None else tenant
         scope = f"tenant:{tenant}:" if tenant else ""
         return f"{self.settings.key_prefix}{scope}{kind}:{analysis_id}"
+
+    def job_ref(self, job_key: str) -> DueJob:
+        """The tenant and id a job key names (analysis_key, read backwards)."""
+        scoped = job_key.removeprefix(self.settings.key_prefix)
+        tenant = scoped.split(":", 2)[1] if scoped.startswith("tenant:") else ""
+        return DueJob(tenant, scoped.rsplit(":", 1)[1])

@@ -1,6 +1,7 @@
-"""The Lua scripts that make each step on a job atomic (see keys.py for the key table). Each
-script's comment lists its KEYS and ARGV in order and names its caller (in job_steps.py unless
-said otherwise); keys are full names, with the prefix and a tenant's scope."""
+"""The Lua scripts that make each step on a job atomic (see keys.py for the key table); the
+sweeper's are in sweep.py, fair dispatch's in dispatch.py. Each script's comment lists its KEYS
+and ARGV in order and names its caller (in job_steps.py unless said otherwise); keys are full
+names, with the prefix and a tenant's scope."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ NOW_MS = """
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+# Gives a client a turn (shared/store/dispatch.py) unless it has one: a client with nothing
+# waiting joins just ahead of the client served last, so its first job is the next one started
+# (clients that joined since that turn tie, and go in the order of their names).
+# `turns` is the sorted set of clients with jobs waiting, `served` the count of turns taken.
+JOIN_TURNS = """
+local function join_turns(turns, served, client, ttl)
+  local last = tonumber(redis.call('GET', served) or '0')
+  redis.call('ZADD', turns, 'NX', last - 0.5, client)
+  redis.call('EXPIRE', turns, ttl)
+  redis.call('EXPIRE', served, ttl)
 end
 """
 
@@ -29,16 +43,21 @@ end
 # names its upload. Returns the outcome, the job as it is now and, for a hit, the result, so that
 # the answer to the upload needs no further round trip; for a claim over an ended job, the token
 # of that job's annotated image, which the new job replaces.
-# A new job enters the sweeper's queued index (KEYS[7]). JobSteps.claim.
+# A new job enters the sweeper's queued index (KEYS[7]), and its client's fair queue (KEYS[10])
+# and turn (shared/store/dispatch.py). What it counts against the client's quota is its work
+# (ARGV[12], shared/work_quota.py), not only its bytes. JobSteps.claim.
 # KEYS[1] job:{id}  [2] result:{id}  [3] stats:enqueued  [4] stats:dedup_hits
-#     [5] pending:{client} (sorted set of "{id}:{size}" by expiry)  [6] pending_bytes:{client}
-#     [7] sweep:queued
+#     [5] pending:{client} (sorted set of "{id}:{cost}" by expiry)  [6] pending_bytes:{client}
+#     [7] sweep:queued  [8] fair:turns  [9] fair:served  [10] fair:queue:{client}
+#     [11] stats:executions
 # ARGV[1] the pack's fingerprint  [2] now (ISO 8601, created_at)  [3] the callback as JSON, or ''
 #     [4] the upload TTL in seconds  [5] the upload's size in bytes  [6] most callbacks per job
 #     [7] the client ('' counts no quota)  [8] now in Unix seconds (the quota's expiry clock)
-#     [9] most queued bytes per client  [10] the analysis id  [11] the upload's blob token, or ''
+#     [9] most queued work per client  [10] the analysis id  [11] the upload's blob token, or ''
+#     [12] the job's cost (its work, counted in bytes)
 CLAIM = (
     NOW_MS
+    + JOIN_TURNS
     + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
@@ -60,6 +79,7 @@ if fingerprint == ARGV[1] and (status == 'succeeded' or
   end
 end
 local size = tonumber(ARGV[5])
+local cost = tonumber(ARGV[12])
 if ARGV[7] ~= '' then
   local now = tonumber(ARGV[8])
   -- Uploads that expired unprocessed leave the client's total here, not in a finish step.
@@ -69,10 +89,10 @@ if ARGV[7] ~= '' then
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
   local queued = tonumber(redis.call('GET', KEYS[6]) or '0')
-  if queued + size > tonumber(ARGV[9]) then return {'over_quota', {}} end
+  if queued + cost > tonumber(ARGV[9]) then return {'over_quota', {}} end
   if ARGV[11] ~= '' then
-    redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[10] .. ':' .. size)
-    redis.call('INCRBY', KEYS[6], size)
+    redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[10] .. ':' .. cost)
+    redis.call('INCRBY', KEYS[6], cost)
     redis.call('EXPIRE', KEYS[5], ARGV[4])
     redis.call('EXPIRE', KEYS[6], ARGV[4])
   end
@@ -84,25 +104,30 @@ if ARGV[3] ~= '' then callbacks = '[' .. ARGV[3] .. ']' end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'created_at', ARGV[2], 'fingerprint', ARGV[1],
            'attempts', '0', 'callbacks', callbacks, 'client', ARGV[7], 'size', size,
-           'upload', ARGV[11])
+           'cost', cost, 'upload', ARGV[11],
+           'executions_at_claim', redis.call('GET', KEYS[11]) or '0')
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[7], now_ms(), KEYS[1])
 redis.call('EXPIRE', KEYS[7], ARGV[4])
+redis.call('RPUSH', KEYS[10], KEYS[1])
+redis.call('EXPIRE', KEYS[10], ARGV[4])
+join_turns(KEYS[8], KEYS[9], ARGV[7], ARGV[4])
 redis.call('INCR', KEYS[3])
 return {'claimed', redis.call('HGETALL', KEYS[1]), replaced}
 """
 )
 
-# Takes a pending job's upload off its client's queued total (when it ends, is released or is
+# Takes a pending job's work off its client's queued total (when it ends, is released or is
 # deleted). The client's keys are named from the job hash, so the prefix comes as an argument
 # (a Lua function, included in the scripts that call it: RELEASE, FINISH, DELETE).
 UNCOUNT_PENDING = """
 local function uncount_pending(job_key, id, prefix)
   local client = redis.call('HGET', job_key, 'client')
   if not client or client == '' then return end
-  local size = redis.call('HGET', job_key, 'size')
-  if redis.call('ZREM', prefix .. 'pending:' .. client, id .. ':' .. size) == 1 then
-    redis.call('DECRBY', prefix .. 'pending_bytes:' .. client, size)
+  -- jobs claimed before quotas counted work have no cost: their size was counted
+  local cost = redis.call('HGET', job_key, 'cost') or redis.call('HGET', job_key, 'size')
+  if redis.call('ZREM', prefix .. 'pending:' .. client, id .. ':' .. cost) == 1 then
+    redis.call('DECRBY', prefix .. 'pending_bytes:' .. client, cost)
   end
 end
 """
@@ -130,32 +155,38 @@ return 0
 # ended, or one whose job was deleted meanwhile, does not bring the job back. A running job's
 # attempt holds it for its lease: another message for it (a restored or re-sent one) starts
 # nothing until the lease has passed, so a healthy attempt is never run twice. The same message
-# again (ARGV[2], the task id: a retry, or a redelivery after its pool process died) may start.
-# The job moves from the sweeper's queued index (KEYS[3]) to its running index (KEYS[4]).
-# Returns the started job's hash (0 if none started): the worker logs and measures it without
-# another round trip. JobSteps.mark_running.
-# KEYS[1] job:{id}  [2] stats:executions  [3] sweep:queued  [4] sweep:running
+# again (`attempt`, the task id: a retry, or a redelivery after its pool process died) may start.
+# The job moves from the sweeper's queued index to its running index. Returns the started job's
+# hash (false if none started): the worker logs and measures it without another round trip.
+# START runs it on one job (JobSteps.mark_running); DISPATCH (shared/store/dispatch.py) on the
+# job whose turn it is.
+# START's KEYS[1] job:{id}  [2] stats:executions  [3] sweep:queued  [4] sweep:running
 # ARGV[1] now (ISO 8601, started_at)  [2] the attempt (the task id)  [3] the lease in ms
 #     [4] the sweeper indexes' TTL in seconds
+START_JOB = """
+local function start(job_key, now, started_at, attempt, lease_ms, ttl, executions, queued, running)
+  local status = redis.call('HGET', job_key, 'status')
+  if status ~= 'queued' and status ~= 'running' then return false end
+  if status == 'running' and redis.call('HGET', job_key, 'attempt') ~= attempt and
+     tonumber(redis.call('HGET', job_key, 'lease_until') or '0') > now then
+    return false
+  end
+  local lease_until = now + tonumber(lease_ms)
+  redis.call('HSET', job_key, 'status', 'running', 'started_at', started_at, 'attempt', attempt,
+             'lease_until', lease_until)
+  redis.call('HINCRBY', job_key, 'attempts', 1)
+  redis.call('HSET', job_key, 'execution', redis.call('INCR', executions))
+  redis.call('ZREM', queued, job_key)
+  redis.call('ZADD', running, lease_until, job_key)
+  redis.call('EXPIRE', running, ttl)
+  return redis.call('HGETALL', job_key)
+end
+"""
 START = (
     NOW_MS
+    + START_JOB
     + """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'queued' and status ~= 'running' then return 0 end
-local now = now_ms()
-if status == 'running' and redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] and
-   tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') > now then
-  return 0
-end
-local lease_until = now + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'attempt', ARGV[2],
-           'lease_until', lease_until)
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('INCR', KEYS[2])
-redis.call('ZREM', KEYS[3], KEYS[1])
-redis.call('ZADD', KEYS[4], lease_until, KEYS[1])
-redis.call('EXPIRE', KEYS[4], ARGV[4])
-return redis.call('HGETALL', KEYS[1])
+return start(KEYS[1], now_ms(), ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2], KEYS[3], KEYS[4]) or 0
 """
 )
 
@@ -209,77 +240,6 @@ unindex(KEYS[1], ARGV[2])
 return {redis.call('DEL', unpack(KEYS)), upload, annotated, size}
 """
 )
-
-# The sweeper's step (shared/store/sweep.py): takes the pending jobs whose broker message may be
-# lost and stamps them as sent now, in one step, so that two sweepers never take the same job.
-# KEYS[1] sweep:queued  [2] sweep:running  [3] the analysis queue (kombu's list)
-# ARGV[1] the lease in ms  [2] the most index entries to look at  [3] the indexes' TTL in seconds
-# Two kinds of jobs are due:
-# - running past its lease: its attempt ended without a word (host lost, or its end was lost);
-# - queued, sent over a lease ago, and no longer in the queue list. Workers pop the list in the
-#   order messages were pushed, and the queued index is ordered by when each job was sent, so the
-#   list holds the messages of the newest LLEN entries: the ones older than those were taken by
-#   a worker, which marks a job running as soon as it starts it. Counting, rather than sending
-#   again every job that waited a lease, keeps a long backlog from being sent twice.
-# Returns whether the limit was reached (call again), then the job keys taken.
-SWEEP = (
-    NOW_MS
-    + """
-local now = now_ms()
-local limit = tonumber(ARGV[2])
-local looked, taken = 0, {}
-local function pending(job_key)
-  local status = redis.call('HGET', job_key, 'status')
-  return status == 'queued' or status == 'running'
-end
-for _, job_key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
-  looked = looked + 1
-  redis.call('ZREM', KEYS[2], job_key)
-  if pending(job_key) then
-    redis.call('ZADD', KEYS[1], now, job_key)
-    table.insert(taken, job_key)
-  end
-end
--- the jobs just taken are not in the list yet either
-local out = redis.call('ZCARD', KEYS[1]) - redis.call('LLEN', KEYS[3]) - #taken
-local count = math.min(out, limit - looked)
-if count > 0 then
-  local sent_before = now - tonumber(ARGV[1])
-  for _, job_key in ipairs(
-      redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', sent_before, 'LIMIT', 0, count)) do
-    looked = looked + 1
-    if pending(job_key) then
-      redis.call('ZADD', KEYS[1], now, job_key)
-      table.insert(taken, job_key)
-    else
-      redis.call('ZREM', KEYS[1], job_key)
-    end
-  end
-end
-if #taken > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return {looked >= limit and 1 or 0, taken}
-"""
-)
-
-# Moves messages the sweeper just sent (ARGV: their task ids) from the tail of the queue (KEYS[1],
-# where every message is pushed) to its head, where workers pop: a job sent again was ahead of
-# everything queued since, and should not wait behind it. Only the newest entries are looked at.
-# Sweeps.to_front (shared/store/sweep.py). KEYS[1] the queue  ARGV[1..n] the task ids
-TO_FRONT = """
-local looked = redis.call('LRANGE', KEYS[1], 0, #ARGV + 99)
-local moved = 0
-for _, task_id in ipairs(ARGV) do
-  for _, message in ipairs(looked) do
-    if string.find(message, task_id, 1, true) then
-      redis.call('LREM', KEYS[1], 1, message)
-      redis.call('RPUSH', KEYS[1], message)
-      moved = moved + 1
-      break
-    end
-  end
-end
-return moved
-"""
 
 # One request in a client's current one-minute window; the window's key outlives it a little.
 # Counters (shared/store/counters.py). KEYS[1] rate:{client}:{window}  ARGV[1] the key's TTL

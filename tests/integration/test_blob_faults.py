@@ -30,6 +30,7 @@ from shared.blobs.names import ORPHAN_SECONDS
 from shared.celery_app import ANALYZE_TASK, create_celery_app, task_args
 from shared.settings import Settings
 from shared.store import Store
+from shared.work_quota import job_cost
 
 pytestmark = pytest.mark.integration
 
@@ -82,12 +83,13 @@ def test_uploads_to_a_failing_blob_store_are_refused_and_leave_nothing(fault: st
             assert refused.headers["Retry-After"] == retry_after
             store = store_for(server.url)
             keys = {k.decode().split(":")[1] for k in store.scan_keys()}
-            assert keys <= {"job", "pending", "pending_bytes", "stats", "sweep", "rate"}
+            assert keys <= {"job", "pending", "pending_bytes", "stats", "sweep", "fair", "rate"}
             assert [k for k in store.scan_keys() if b":job:" in k] == (
                 [store.analysis_key("job", accepted).encode()] if accepted else []
             )
             pending = store.redis.get(store.key("pending_bytes", "127.0.0.1")) or b"0"
-            assert int(pending) == (len(first) if accepted else 0)  # no quota held
+            held = job_cost(len(first), 512 * 512) if accepted else 0
+            assert int(pending) == held  # no quota held by the refused upload
             assert store.counters()["enqueued"] == (1 if accepted else 0)
             if repair is not None:
                 assert api.get(f"/v1/analyses/{accepted}").json()["status"] == "queued"

@@ -1,4 +1,5 @@
-"""What one client may hold in Redis at a time: queued upload bytes and callbacks per job."""
+"""What one client may hold in Redis at a time: queued work (shared/work_quota.py) and callbacks
+per job."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from harness.service import (
 )
 from shared.settings import Settings
 from shared.store import MAX_CALLBACKS_PER_JOB, Store
+from shared.work_quota import job_cost
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +88,8 @@ def quota_store(redis_url: str, **settings: int) -> Store:
 def claim_outcome(store: Store, analysis_id: str, quality: int) -> str:
     """Claim a job of a client for one photo, as the API does once its blob is written."""
     size = len(astronaut_jpeg(quality=quality))
-    return store.claim(analysis_id, size, "fp", None, "client", UNWRITTEN).outcome
+    cost = job_cost(size, 512 * 512)
+    return store.claim(analysis_id, size, "fp", None, "client", UNWRITTEN, cost).outcome
 
 
 def test_an_ended_job_gives_its_quota_back(queued_redis_url: str) -> None:
