@@ -18,7 +18,7 @@ setup: .setup-stamp system-deps
 .setup-stamp: pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[worker,dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[worker,quantise,dev]'
 	touch $@
 
 # Debian packages the tests need: redis-server (the tests start their own), chromium and its

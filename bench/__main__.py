@@ -10,6 +10,7 @@ import time
 MODULES = [
     "bench.accuracy.packs",
     "bench.accuracy.ablation",
+    "bench.accuracy.ablation_faceapi",
     "bench.accuracy.expression",
     "bench.accuracy.tfjs_parity",
     "bench.accuracy.parity",
@@ -20,6 +21,7 @@ MODULES = [
     "bench.speed.peer",
     "bench.speed.service",
     "bench.speed.startup",
+    "bench.speed.cli_startup",
 ]
 
 

@@ -1,19 +1,24 @@
 """The engines a bench compares, each "engine precision" (cv2.dnn, the reference, then OpenVINO
-exact and fast), and the command-line options of a bench that runs one of them."""
+exact, fast and int8), and the command-line options of a bench that runs one of them."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 
-from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
+from shared.result_values import ENGINES, EXACT, FAST, INT8, PRECISIONS
 from shared.settings import Settings, get_settings
 from worker.pipeline import Pipeline, load_pipeline
 
 # Each variant by name, "engine precision"; the first is the reference.
 VARIANTS = {
     f"{engine} {precision}": (engine, precision)
-    for engine, precision in (("opencv", EXACT), ("openvino", EXACT), ("openvino", FAST))
+    for engine, precision in (
+        ("opencv", EXACT),
+        ("openvino", EXACT),
+        ("openvino", FAST),
+        ("openvino", INT8),
+    )
 }
 
 

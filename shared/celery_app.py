@@ -122,6 +122,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             CALLBACK_TASK: {"queue": CALLBACK_QUEUE},
         },
         "worker_send_task_events": False,
+        # no task has a rate limit: the main process skips its token-bucket step per message
+        "worker_disable_rate_limits": True,
         "worker_hijack_root_logger": False,
     }
 

@@ -33,8 +33,8 @@ AGE_BUCKETS: tuple[tuple[int, int], ...] = (
 
 # Inference engines and precisions (READFACE_ENGINE, READFACE_PRECISION): worker/models/engine.py.
 ENGINES = ("opencv", "openvino")
-EXACT, FAST = "exact", "fast"
-PRECISIONS = (EXACT, FAST)
+EXACT, FAST, INT8 = "exact", "fast", "int8"
+PRECISIONS = (EXACT, FAST, INT8)
 
 
 def bucket_label(bucket: tuple[int, int]) -> str:

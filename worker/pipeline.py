@@ -17,7 +17,7 @@ from worker.decode import DecodedImage, decode_image
 from worker.faces import FaceAttributes, FaceBox
 from worker.fault_injection import pause_at
 from worker.models import PackModels, load_models
-from worker.models.engine import load_engine
+from worker.models.engine import OPENVINO_CACHE, load_engine
 from worker.options import SHIPPED, PipelineOptions
 from worker.packs import verify_pack
 
@@ -140,7 +140,7 @@ def load_pipeline(
     pack = load_pack(pack_name or settings.model_pack)
     if not verified:
         verify_pack(pack, settings.model_dir)
-    engine = load_engine(settings.engine, settings.precision)
+    engine = load_engine(settings.engine, settings.precision, settings.data_dir / OPENVINO_CACHE)
     expression = "expression" in settings.attributes
     models = load_models(pack, settings.model_dir, options, engine, expression)
     pipeline = Pipeline(

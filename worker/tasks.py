@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from shared.job_states import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
-from shared.store import Store
+from shared.store import Callback, Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
 from worker.fault_injection import pause_at
@@ -155,9 +156,9 @@ class AnalyzeTask(Task):
         analysis_id, tenant = attempted_job(task_id, args)
         failure = failure_for(exc)
         ended = analysis_blobs(tenant).fail(analysis_id, *failure)
-        events.analysis_ended(analysis_id, tenant, ended, failure, None)
-        if ended:
-            enqueue_callbacks(analysis_id, tenant)
+        events.analysis_ended(analysis_id, tenant, ended is not None, failure, None)
+        if ended is not None:
+            enqueue_callbacks(analysis_id, tenant, ended.callbacks)
 
     def on_retry(
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
@@ -259,17 +260,17 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     else:
         result = analysis.result
         ended = jobs.succeed(analysis_id, analysis.result, analysis.annotated_jpeg)
-    events.analysis_ended(analysis_id, tenant, ended, failure, result)
-    if not ended:
+    events.analysis_ended(analysis_id, tenant, ended is not None, failure, result)
+    if ended is None:
         return "dropped: the job was deleted or ended meanwhile"
-    enqueue_callbacks(analysis_id, tenant)
+    enqueue_callbacks(analysis_id, tenant, ended.callbacks)
     return "done"
 
 
-def enqueue_callbacks(analysis_id: str, tenant: str) -> None:
-    """One delivery task per callback of the job, with the message id given at submission."""
-    job = store().for_tenant(tenant).job(analysis_id)
-    for callback in job.callbacks if job else []:
+def enqueue_callbacks(analysis_id: str, tenant: str, callbacks: Sequence[Callback]) -> None:
+    """One delivery task per callback the job had as it ended (callbacks join a job in flight
+    up to its end), with the message id given at submission."""
+    for callback in callbacks:
         deliver_callback.apply_async(args=[analysis_id, callback.url, callback.message_id, tenant])
 
 

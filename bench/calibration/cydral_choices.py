@@ -30,7 +30,7 @@ from bench.calibration.cydral_outputs import SetOutputs, set_outputs
 from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
 from worker.models.cydral import CYDRAL_AGE_YEARS, gender_log_odds, spread_kernel
-from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, _shrink
+from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, shrink
 from worker.options import SHIPPED
 from worker.pipeline import Pipeline, load_pipeline
 
@@ -43,7 +43,7 @@ def portraits(eval_dir: Path) -> list[np.ndarray]:
 def raw_boxes(pipeline: Pipeline, image: np.ndarray) -> np.ndarray:
     """res10's rows (image, class, score, x1, y1, x2, y2; relative, unclipped) on the whole
     image, before any filter, down to the closer look's floor."""
-    shrunk = _shrink(image, DETECTOR_INPUT)
+    shrunk = shrink(image, DETECTOR_INPUT)
     blob = cv2.dnn.blobFromImage(shrunk, 1.0, DETECTOR_INPUT, DETECTOR_MEAN)
     rows = pipeline.detector.network.detections(blob, SHIPPED.candidate_score)  # type: ignore[attr-defined]
     return rows[rows[:, 2] >= SHIPPED.candidate_score]

@@ -91,9 +91,12 @@ class AnalysisBlobs:
             raise UploadMissing(UploadMissing.message)
         return data
 
-    def succeed(self, analysis_id: str, result: dict[str, Any], annotated: bytes) -> bool:
-        """Write the annotated image, then end the job with its result (Store.succeed); False,
-        and the image deleted again, if the job was deleted or had ended meanwhile."""
+    def succeed(
+        self, analysis_id: str, result: dict[str, Any], annotated: bytes
+    ) -> JobBlobs | None:
+        """Write the annotated image, then end the job with its result (Store.succeed): what it
+        named as it ended (its callbacks too); None, and the image deleted again, if the job was
+        deleted or had ended meanwhile."""
         name = annotated_name(self.store.tenant, analysis_id, token := new_token())
         size = self.blobs.put(name, annotated)
         try:
@@ -105,17 +108,18 @@ class AnalysisBlobs:
         ended = self.store.succeed(analysis_id, result, token)
         if ended is None:
             self._discard(name, size)
-            return False
+            return None
         self._discard_upload(analysis_id, ended.upload, ended.upload_size)
-        return True
+        return ended
 
-    def fail(self, analysis_id: str, code: FailureCode, message: str) -> bool:
-        """End the job as failed (Store.fail) and delete its upload; False if it had ended."""
+    def fail(self, analysis_id: str, code: FailureCode, message: str) -> JobBlobs | None:
+        """End the job as failed (Store.fail) and delete its upload: what the job named as it
+        ended; None if it had ended."""
         ended = self.store.fail(analysis_id, code, message)
         if ended is None:
-            return False
+            return None
         self._discard_upload(analysis_id, ended.upload, ended.upload_size)
-        return True
+        return ended
 
     def annotated_image(self, job: Job) -> bytes | None:
         """A succeeded job's annotated JPEG; None once it has expired."""

@@ -23,6 +23,7 @@ from shared.store.records import (
     Job,
     JobBlobs,
     StoredAnalysis,
+    parse_callbacks,
     utc_now,
 )
 
@@ -173,8 +174,8 @@ class JobSteps(KeyedStore):
         )
         if not ended:
             return None
-        upload, size = ended
-        return JobBlobs(upload.decode() or None, None, int(size))
+        upload, size, callbacks = ended
+        return JobBlobs(upload.decode() or None, None, int(size), parse_callbacks(callbacks))
 
     def delete(self, analysis_id: str) -> JobBlobs | None:
         """Remove every trace of an analysis from Redis; what its blobs were (for the caller to

@@ -32,6 +32,11 @@ class Callback:
         return json.dumps({"url": self.url, "message_id": self.message_id})
 
 
+def parse_callbacks(text: str) -> tuple[Callback, ...]:
+    """A job hash's `callbacks` field (a JSON list of {url, message_id})."""
+    return tuple(Callback(c["url"], c["message_id"]) for c in json.loads(text))
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One analysis as stored (see keys.py)."""
@@ -66,10 +71,7 @@ class Job:
             attempts=int(fields.get("attempts", "0")),
             error_code=fields.get("error_code") or None,
             error_message=fields.get("error_message") or None,
-            callbacks=tuple(
-                Callback(c["url"], c["message_id"])
-                for c in json.loads(fields.get("callbacks") or "[]")
-            ),
+            callbacks=parse_callbacks(fields.get("callbacks") or "[]"),
             upload=fields.get("upload") or None,
             annotated=fields.get("annotated") or None,
             size=int(fields.get("size") or "0"),
@@ -114,3 +116,5 @@ class JobBlobs:
     upload: str | None
     annotated: str | None
     upload_size: int
+    # A job's callbacks when it ended (Store.succeed and fail), for the worker to deliver.
+    callbacks: tuple[Callback, ...] = ()

@@ -194,12 +194,12 @@ return start(KEYS[1], now_ms(), ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2], KEY
 # keeps its result and names its annotated image (ARGV[8], the blob's token). A job deleted (or
 # already ended) meanwhile stays as it is: DELETE must not be undone by a worker that finishes
 # afterwards. Returns 0 then; else the token and size of the job's upload, whose blob the
-# worker deletes next (the job stops naming it here, so the blob sweeper takes it if that fails).
+# worker deletes next (the job stops naming it here, so the blob sweeper takes it if that fails),
+# and the job's callbacks at its end (the worker need not read them back).
 # JobSteps.succeed and .fail. KEYS[1] job:{id}  [2] result:{id}  [3] stats:{succeeded|failed}
 # ARGV[1] the status  [2] now (ISO 8601, finished_at)  [3] the error code, or ''
 #     [4] the error message, or ''  [5] the result TTL in seconds  [6] the done:{id} channel
-#     [7] the result JSON, or ''  [8] the annotated image's blob token, or ''  [9] the analysis id
-#     [10] the key prefix
+#     [7] the result JSON, or ''  [8] the annotated image's token, or ''  [9] the id  [10] prefix
 FINISH = (
     UNCOUNT_PENDING
     + UNINDEX
@@ -219,7 +219,8 @@ if ARGV[1] == 'succeeded' then
 end
 redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
-return {upload, redis.call('HGET', KEYS[1], 'size') or '0'}
+local size, callbacks = unpack(redis.call('HMGET', KEYS[1], 'size', 'callbacks'))
+return {upload, size or '0', callbacks or '[]'}
 """
 )
 

@@ -1,5 +1,6 @@
 """The OpenVINO engine against the reference (cv2.dnn) on real photos: `exact` gives cv2.dnn's
-answers, `fast` (bf16 where the CPU has it) the same faces and genders and ages within a year."""
+answers, `fast` (bf16 where the CPU has it) the same faces and genders and ages within a year,
+and the default moves answers no more than the reference's own boxes moved by one pixel do."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import numpy as np
 import openvino as ov
 import pytest
 
+from bench.accuracy.noise_gate import one_pixel_moves
 from bench.accuracy.parity import EXACT_IOU, EXACT_YEARS, FaceChange, face_changes
 from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encode
 from harness.paths import MODEL_DIR
-from shared.result_values import EXACT, FAST
+from shared.result_values import EXACT, FAST, INT8
 from shared.settings import Settings, get_settings
-from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine
+from worker.models.engine import OPENVINO_CACHE, OpenCVEngine, cpu_has_bf16, load_engine
 from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
 from worker.models.ssd import detection_output, head_blobs, ssd_spec
@@ -47,6 +49,11 @@ def faces_on_photos(engine: str, precision: str) -> dict[str, list[dict[str, Any
     return {name: pipeline.analyze(data).result["faces"] for name, data in photos().items()}
 
 
+def summary(changes: list[FaceChange]) -> tuple[int, float]:
+    """Gender flips and mean |age change| of a variant's faces against the reference's."""
+    return sum(c.gender_flip for c in changes), float(np.mean([c.years for c in changes]))
+
+
 @pytest.fixture(scope="module")
 def reference() -> dict[str, list[dict[str, Any]]]:
     return faces_on_photos("opencv", EXACT)
@@ -67,6 +74,23 @@ def exact(reference) -> dict[str, list[FaceChange] | None]:  # type: ignore[no-u
 @pytest.fixture(scope="module")
 def fast(reference) -> dict[str, list[FaceChange] | None]:  # type: ignore[no-untyped-def]
     return changes_from_reference(reference, FAST)
+
+
+@pytest.fixture(scope="module")
+def one_pixel_noise(reference) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """The most gender flips and the largest mean |age change| the reference itself shows
+    against its own answers when its boxes move by one pixel (each direction in turn): the
+    noise any computation that is not bit-identical lives in (bench/accuracy/noise_gate.py)."""
+    pipeline = load_pipeline(Settings(model_dir=MODEL_DIR, engine="opencv", precision=EXACT))
+    noise = []
+    for analyse in one_pixel_moves(pipeline).values():
+        moved = {
+            name: face_changes(reference[name], analyse(data)) for name, data in photos().items()
+        }
+        if all(c is not None for c in moved.values()):
+            noise.append(summary(paired(moved)))
+    assert noise, "every one-pixel move changed a face count"
+    return max(n[0] for n in noise), max(n[1] for n in noise)
 
 
 def paired(changes: dict[str, list[FaceChange] | None]) -> list[FaceChange]:
@@ -101,12 +125,12 @@ def test_fast_finds_the_same_number_of_faces_on_every_photo(fast) -> None:  # ty
     assert [name for name, changes in fast.items() if changes is None] == []
 
 
-def test_fast_gives_the_same_genders(fast) -> None:  # type: ignore[no-untyped-def]
-    assert not any(change.gender_flip for change in paired(fast))
-
-
-def test_fast_ages_move_less_than_half_a_year_on_average(fast) -> None:  # type: ignore[no-untyped-def]
-    assert np.mean([change.years for change in paired(fast)]) <= 0.5
+def test_fast_moves_answers_no_more_than_one_pixel_of_the_reference_does(
+    fast, one_pixel_noise
+) -> None:  # type: ignore[no-untyped-def]
+    flips, years = summary(paired(fast))
+    assert flips <= one_pixel_noise[0]
+    assert years <= one_pixel_noise[1]
 
 
 def test_fast_ages_are_within_a_year_where_the_box_is_the_same(fast) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +140,24 @@ def test_fast_ages_are_within_a_year_where_the_box_is_the_same(fast) -> None:  #
     same_box = [change for change in paired(fast) if change.iou >= EXACT_IOU]
     assert len(same_box) >= 10
     assert max(change.years for change in same_box) <= 1.0
+
+
+def test_fast_is_the_default() -> None:
+    assert (Settings().engine, Settings().precision) == ("openvino", FAST)
+
+
+def test_default_moves_answers_no_more_than_one_pixel_of_the_reference_does(
+    reference, one_pixel_noise
+) -> None:  # type: ignore[no-untyped-def]
+    # bench.accuracy.parity's noise-aware gate on the photos a fresh clone has, for what a
+    # fresh clone runs: its default settings.
+    default = load_pipeline(Settings(model_dir=MODEL_DIR))
+    faces = {name: default.analyze(data).result["faces"] for name, data in photos().items()}
+    flips, years = summary(
+        paired({name: face_changes(reference[name], faces[name]) for name in faces})
+    )
+    assert flips <= one_pixel_noise[0]
+    assert years <= one_pixel_noise[1]
 
 
 def test_result_names_the_engine_and_the_precision_it_ran_at() -> None:
@@ -219,3 +261,29 @@ def test_levi_hassner_pack_runs_with_the_openvino_engine() -> None:
     changes = face_changes(expected, openvino.analyze(image).result["faces"])
     assert changes is not None and len(changes) == 2
     assert not any(change.gender_flip or change.range_change for change in changes)
+
+
+def test_int8_finds_the_reference_faces_and_says_int8(reference) -> None:  # type: ignore[no-untyped-def]
+    # Its heads stay fp32 (worker/conversion/res10_int8.py): quantised, they lost a small face
+    # of "grid 4x3" to the closer look.
+    changes = changes_from_reference(reference, INT8)
+    assert [name for name, per_photo in changes.items() if per_photo is None] == []
+    pipeline = load_pipeline(Settings(model_dir=MODEL_DIR, precision=INT8))
+    assert pipeline.analyze(encode(astronaut_rgb())).result["model"]["precision"] == INT8
+
+
+def test_compiled_networks_are_cached_in_the_data_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(model_dir=MODEL_DIR, data_dir=tmp_path)
+    first = load_pipeline(settings).analyze(encode(astronaut_rgb())).result["faces"]
+    cached = sorted((tmp_path / OPENVINO_CACHE).iterdir())
+    assert cached
+    # a second load imports them: the same answers, no new compiled network
+    assert load_pipeline(settings).analyze(encode(astronaut_rgb())).result["faces"] == first
+    assert sorted((tmp_path / OPENVINO_CACHE).iterdir()) == cached
+
+
+def test_a_data_directory_that_cannot_be_made_means_no_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # as in the worker image without a data volume: the networks are compiled at each start
+    (tmp_path / "a-file").touch()
+    settings = Settings(model_dir=MODEL_DIR, data_dir=tmp_path / "a-file" / "data")
+    assert load_pipeline(settings).analyze(encode(astronaut_rgb())).result["faces"]

@@ -14,7 +14,9 @@ from worker.conversion.check import verify_conversion
 from worker.conversion.faceapi_onnx import INPUT_SIZE, convert_faceapi
 from worker.conversion.fer_check import verify_fer_conversion
 from worker.conversion.keras_onnx import convert_keras
+from worker.conversion.res10_int8 import calibration_blobs, check_int8, quantise_res10
 from worker.conversion.res10_onnx import convert_res10
+from worker.models.prototxt import read_deploy
 
 Converter = Callable[[Sequence[Path], Path], list[str]]
 
@@ -48,7 +50,17 @@ def derive_fer_onnx(inputs: Sequence[Path], target: Path) -> list[str]:
     return [verify_fer_conversion(target, tflite)]
 
 
+def derive_res10_int8(inputs: Sequence[Path], target: Path) -> list[str]:
+    """res10's ONNX body quantised to int8 on the committed calibration portraits, checked
+    against the fp32 body on them (ConversionMismatch if a face is lost or moved)."""
+    prototxt, fp32 = inputs
+    blobs = calibration_blobs()
+    target.write_bytes(quantise_res10(fp32, blobs))
+    return check_int8(read_deploy(prototxt.read_text()), fp32, target, blobs)
+
+
 CONVERTERS: dict[str, Converter] = {
+    "res10-int8": derive_res10_int8,
     "fer-keras-onnx": derive_fer_onnx,
     "res10-onnx": derive_res10_onnx,
     "faceapi-age-gender-onnx": functools.partial(derive_faceapi_onnx, "age_gender"),

@@ -54,9 +54,25 @@ def fetch_pack(pack: Pack, model_dir: Path, log=print) -> None:  # type: ignore[
         ):
             for spec in specs:
                 _extract_verified(open_member, spec, model_dir)
-    for spec, derivation in derived:
+    for spec, derivation in _inputs_first(derived):
         _derive_verified(spec, derivation, model_dir, log)
     verify_pack(pack, model_dir)
+
+
+def _inputs_first(
+    derived: list[tuple[ModelFile, Derivation]],
+) -> list[tuple[ModelFile, Derivation]]:
+    """Derivations ordered so that a file derived from another derived file comes after it (the
+    int8 detector from the ONNX one)."""
+    pending, ordered = list(derived), []
+    while pending:
+        targets = {spec.name for spec, _ in pending}
+        ready = [item for item in pending if not targets & set(item[1].inputs)]
+        if not ready:
+            raise RuntimeError(f"derived files depend on each other: {sorted(targets)}")
+        ordered += ready
+        pending = [item for item in pending if item not in ready]
+    return ordered
 
 
 def _archive(source: WheelSource | NpmSource) -> WheelSource | NpmSource:

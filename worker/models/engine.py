@@ -6,11 +6,16 @@ Engines and precisions (READFACE_ENGINE, READFACE_PRECISION):
   the Caffe original; its precision is always `exact`.
 - `openvino`: OpenVINO's CPU plugin on ONNX files. `exact` computes in fp32 (cv2.dnn's outputs
   within float rounding); `fast` computes in bf16 where the CPU has it natively (else fp32, and
-  the engine reports `exact`).
+  the engine reports `exact`); `int8` is `fast` with the detector quantised to int8 at model-build
+  time (worker/conversion/res10_int8.py), which the detector's loader picks.
+
+Compiled networks are cached in a directory (OpenVINO's model cache, the data directory's
+`openvino-cache/`): a process that finds its networks there imports them instead of compiling.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,10 +26,12 @@ import openvino as ov
 import openvino.properties as props
 import openvino.properties.hint as hints
 
-from shared.result_values import ENGINES, EXACT, FAST, PRECISIONS
+from shared.result_values import ENGINES, EXACT, FAST, INT8, PRECISIONS
 
 
 Shape = tuple[int, ...]
+# The model cache's directory under the data directory.
+OPENVINO_CACHE = "openvino-cache"
 
 
 class Network(Protocol):
@@ -91,14 +98,18 @@ class OpenVINONetwork:
     number of faces in a batch). docs/performance.md has the figures."""
 
     def __init__(
-        self, core: ov.Core, model: ov.Model, config: dict[str, object], shapes: Sequence[Shape]
+        self, core: ov.Core, path: Path, config: dict[str, object], shapes: Sequence[Shape]
     ) -> None:
-        self._core, self._model, self._config = core, model, config
-        self._requests = {shape: self._compile(list(shape)) for shape in shapes}
+        self._core, self._path, self._config = core, path, config
+        # The model is read again for a dynamic compile, not kept: compiled networks imported
+        # from the model cache hold their own weights, and a kept model would double them
+        # (18 MB more RSS per process with the default pack).
+        model = core.read_model(path)
+        self._requests = {shape: self._compile(model, list(shape)) for shape in shapes}
         self._dynamic: ov.InferRequest | None = None
 
-    def _compile(self, shape: list[int]) -> ov.InferRequest:
-        model = self._model.clone()
+    def _compile(self, model: ov.Model, shape: list[int]) -> ov.InferRequest:
+        model = model.clone()
         model.reshape({model.inputs[0]: ov.PartialShape(shape)})
         return self._core.compile_model(model, "CPU", self._config).create_infer_request()
 
@@ -107,7 +118,8 @@ class OpenVINONetwork:
         if request is not None:
             return request
         if self._dynamic is None:
-            self._dynamic = self._compile([-1, shape[1], -1, -1])
+            model = self._core.read_model(self._path)
+            self._dynamic = self._compile(model, [-1, shape[1], -1, -1])
         return self._dynamic
 
     def outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -131,10 +143,14 @@ class OpenVINOEngine:
 
     name, reference = "openvino", False
 
-    def __init__(self, precision: str, *, flush_denormals: bool = True) -> None:
+    def __init__(
+        self, precision: str, *, flush_denormals: bool = True, cache_dir: Path | None = None
+    ) -> None:
         self._core = ov.Core()
-        bf16 = precision == FAST and cpu_has_bf16(self._core)
-        self.precision = FAST if bf16 else EXACT
+        if cache_dir is not None:
+            self._core.set_property({props.cache_dir: str(cache_dir)})
+        bf16 = precision in (FAST, INT8) and cpu_has_bf16(self._core)
+        self.precision = INT8 if precision == INT8 else FAST if bf16 else EXACT
         self._config: dict[str, object] = {
             hints.inference_precision: ov.Type.bf16 if bf16 else ov.Type.f32,
             props.inference_num_threads: 1,
@@ -149,7 +165,7 @@ class OpenVINOEngine:
         }
 
     def onnx(self, path: Path, shapes: Sequence[Shape] = ()) -> OpenVINONetwork:
-        return OpenVINONetwork(self._core, self._core.read_model(path), self._config, shapes)
+        return OpenVINONetwork(self._core, path, self._config, shapes)
 
 
 def check_engine(name: str, precision: str) -> None:
@@ -160,8 +176,21 @@ def check_engine(name: str, precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
 
 
-def load_engine(name: str, precision: str = EXACT) -> Engine:
+def usable_cache(directory: Path) -> Path | None:
+    """The directory, created if need be, when this process can write there; else None (a
+    read-only image without a data volume compiles at each start instead)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return directory if os.access(directory, os.W_OK | os.X_OK) else None
+
+
+def load_engine(name: str, precision: str = EXACT, cache_dir: Path | None = None) -> Engine:
     """The named engine at `precision` (created in the process that will run it: OpenVINO's
-    threads do not survive a fork); ValueError on an unknown name or precision."""
+    threads do not survive a fork), caching compiled networks in `cache_dir` if it is usable;
+    ValueError on an unknown name or precision."""
     check_engine(name, precision)
-    return OpenVINOEngine(precision) if name == "openvino" else OpenCVEngine()
+    if name != "openvino":
+        return OpenCVEngine()
+    return OpenVINOEngine(precision, cache_dir=cache_dir and usable_cache(cache_dir))

@@ -13,6 +13,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from shared.result_values import INT8
 from worker.models.prototxt import read_deploy
 from worker.models.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
 from worker.faces import FaceBox
@@ -24,7 +25,7 @@ DETECTOR_INPUT = (300, 300)
 DETECTOR_MEAN = (104.0, 177.0, 123.0)
 
 
-def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The image at `size`: halved with a Gaussian pyramid while over twice that, then
     bilinear. As sharp as INTER_AREA without aliasing, at a tenth of its cost."""
     while image.shape[0] > 2 * size[1] and image.shape[1] > 2 * size[0]:
@@ -100,7 +101,7 @@ class Res10Detector:
     ) -> list[FaceBox]:
         """One forward pass at `size`: plausible boxes scoring at least min_score, clipped."""
         height, width = image.shape[:2]
-        blob = cv2.dnn.blobFromImage(_shrink(image, size), 1.0, size, DETECTOR_MEAN)
+        blob = cv2.dnn.blobFromImage(shrink(image, size), 1.0, size, DETECTOR_MEAN)
         detections = self.network.detections(blob, min_score)
         boxes = []
         for _, _, score, x1, y1, x2, y2 in detections[detections[:, 2] >= min_score]:
@@ -154,13 +155,14 @@ def load(
     model_dir: Path, roles: Mapping[str, str], options: PipelineOptions, engine: Engine
 ) -> Res10Detector:
     """The pack's res10 detector: the Caffe original (roles detector_weights, detector_config)
-    on the reference engine, else its ONNX conversion (detector_onnx), prepared for the input
-    sizes it will see."""
+    on the reference engine, else its ONNX conversion (detector_onnx; detector_int8, its int8
+    quantisation, on an engine running `int8`), prepared for the input sizes it will see."""
     config = model_dir / roles["detector_config"]
     if engine.reference:
         return Res10Detector(
             CaffeSsd(load_caffe(model_dir / roles["detector_weights"], config)), options
         )
     shapes = [(1, 3, height, width) for width, height in (DETECTOR_INPUT, options.verify_input)]
-    body = engine.onnx(model_dir / roles["detector_onnx"], shapes)
+    role = "detector_int8" if engine.precision == INT8 else "detector_onnx"
+    body = engine.onnx(model_dir / roles[role], shapes)
     return Res10Detector(ConvertedSsd(body, ssd_spec(read_deploy(config.read_text()))), options)
