@@ -242,10 +242,8 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     failure, result = None, None
     try:
         # the limit is armed around the pipeline alone (worker/time_limit.py says why)
-        with (
-            worker_metrics().in_progress.track_inprogress(),
-            time_limit(settings().task_soft_time_limit),
-        ):
+        limit = settings().task_soft_time_limit
+        with worker_metrics().in_progress.track_inprogress(), time_limit(limit):
             analysis = pipeline().analyze(data)
         pause_at("outcome")
     except (ReadfaceError, AnalysisTimeLimit) as error:
