@@ -7,11 +7,8 @@ import contextlib
 import os
 import secrets
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import redis
 
@@ -24,6 +21,7 @@ from cli.processes import (
     stop,
     wait_for_redis,
 )
+from cli.supervise import GaveUp, Supervisor, wait_until_ready
 from shared.celery_app import (
     ANALYZE_QUEUE,
     CALLBACK_QUEUE,
@@ -33,7 +31,6 @@ from shared.celery_app import (
 from shared.settings import Settings, get_settings
 from worker.metrics import MULTIPROC_DIR_VARIABLE, metrics_address
 
-READY_TIMEOUT_SECONDS = 120
 # The embedded Redis holds jobs and results (the bytes are in the blob store); past this, writes
 # fail (the API answers 503) rather than evicting anything that was accepted.
 EMBEDDED_REDIS_MAXMEMORY = "1gb"
@@ -43,10 +40,11 @@ AOF_REWRITE_SECONDS = 600
 
 
 def run_up(host: str, port: int, workers: int | None) -> int:
-    """Run everything until SIGINT/SIGTERM or until a part dies; returns the exit status."""
+    """Run everything until SIGINT/SIGTERM, starting again a part that dies (cli/supervise.py);
+    returns the exit status (1 when a part keeps dying, or never gets ready)."""
     settings = get_settings()
     env = dict(os.environ)
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+    parts = Supervisor(reap=stop)
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
@@ -60,8 +58,9 @@ def run_up(host: str, port: int, workers: int | None) -> int:
         if "READFACE_REDIS_URL" not in os.environ:
             redis_port, password = free_port(), secrets.token_urlsafe(24)
             data_dir = settings.data_dir / "redis"
-            processes["Redis"] = start_redis(
-                redis_port, data_dir, password, EMBEDDED_REDIS_MAXMEMORY
+            parts.start(
+                "Redis",
+                lambda: start_redis(redis_port, data_dir, password, EMBEDDED_REDIS_MAXMEMORY),
             )
             env["READFACE_REDIS_URL"] = redis_url(redis_port, password)
             embedded = redis.Redis.from_url(env["READFACE_REDIS_URL"])
@@ -73,33 +72,38 @@ def run_up(host: str, port: int, workers: int | None) -> int:
             wait_for_redis(settings.redis_url)
         print(f"readface: uploads and annotated images in {settings.blob_url}")
         analysis_env, callbacks_env = worker_metrics_envs(env, settings, host)
-        processes["worker"] = start_worker(
-            analysis_env, workers or os.cpu_count() or 1, queues=ANALYZE_QUEUE
+        concurrency = workers or os.cpu_count() or 1
+        parts.start("worker", lambda: start_worker(analysis_env, concurrency, queues=ANALYZE_QUEUE))
+        parts.start(
+            "callbacks worker",
+            lambda: start_worker(
+                callbacks_env,
+                CALLBACK_WORKER_THREADS,
+                name="readface-callbacks",
+                queues=CALLBACK_QUEUE,
+                pool=CALLBACK_WORKER_POOL,
+            ),
         )
-        processes["callbacks worker"] = start_worker(
-            callbacks_env,
-            CALLBACK_WORKER_THREADS,
-            name="readface-callbacks",
-            queues=CALLBACK_QUEUE,
-            pool=CALLBACK_WORKER_POOL,
-        )
-        processes["API"] = start_api(env, host, port)
-        if not _wait_until_ready(processes, host, port, lambda: stopping):
+        parts.start("API", lambda: start_api(env, host, port))
+        ready_url = f"http://{reachable(host)}:{port}/readyz"
+        if not wait_until_ready(parts, ready_url, lambda: stopping):
             return 0 if stopping else 1
         print(f"readface: serving on http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
         next_rewrite = time.monotonic() + AOF_REWRITE_SECONDS
         while not stopping:
-            if dead := _exited(processes):
-                print(f"readface: the {dead} exited; stopping the rest", file=sys.stderr)
+            try:
+                parts.check()
+            except GaveUp:
                 return 1
             if embedded is not None and time.monotonic() >= next_rewrite:
                 # Compacts the append-only file, so deleted photos leave the disk too.
-                embedded.bgrewriteaof()
+                with contextlib.suppress(redis.RedisError):  # Redis being started again
+                    embedded.bgrewriteaof()
                 next_rewrite += AOF_REWRITE_SECONDS
             time.sleep(0.2)
         return 0
     finally:
-        for process in reversed(processes.values()):  # API first, Redis last
+        for _, process in reversed(list(parts.processes())):  # API first, Redis last
             stop(process)
         print("readface: stopped")
 
@@ -133,39 +137,3 @@ def worker_metrics_envs(
 def reachable(host: str) -> str:
     """Where to reach a server bound to `host` from this machine (any-address: loopback)."""
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
-def _exited(processes: Mapping[str, subprocess.Popen[bytes]]) -> str | None:
-    return next((name for name, p in processes.items() if p.poll() is not None), None)
-
-
-def _wait_until_ready(
-    processes: Mapping[str, subprocess.Popen[bytes]],
-    host: str,
-    port: int,
-    stopping: Callable[[], bool],
-) -> bool:
-    """Wait until the API says ready (Redis answers, a worker is up); False, said on stderr,
-    if a part exits first (a worker that refuses to start) or readiness never comes."""
-    local = reachable(host)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while not stopping():
-        if dead := _exited(processes):
-            print(
-                f"readface: the {dead} exited before the service was ready (its message is "
-                "above); stopping the rest",
-                file=sys.stderr,
-            )
-            return False
-        # A 503 (not ready yet) raises HTTPError, an OSError like a refused connection.
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"http://{local}:{port}/readyz", timeout=2) as answer,
-        ):
-            if answer.status == 200:
-                return True
-        if time.monotonic() > deadline:
-            print(f"readface: not ready after {READY_TIMEOUT_SECONDS} s; stopping", file=sys.stderr)
-            return False
-        time.sleep(0.2)
-    return False

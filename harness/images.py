@@ -154,7 +154,7 @@ def heic(rgb: np.ndarray, orientation: int = 1) -> bytes:
 
 def slow_png(seed: int, side: int = 4000) -> bytes:
     """A big PNG (no reduced decode for PNG): 16 MP, the PNG cap, one decoder call of 0.15 s or
-    more, where a soft time limit of a few hundredths strikes."""
+    more."""
     big = np.tile(astronaut_rgb(), (side // 512 + 1, side // 512 + 1, 1))[:side, :side]
     big[0, 0] = (seed % 256, seed // 256 % 256, 7)  # distinct bytes, distinct id
     return encode(big, "PNG", compress_level=1)

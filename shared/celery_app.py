@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from shared.redis_connection import broker_sentinel_options, broker_url
+from shared.redis_connection import broker_sentinel_options, broker_url, dead_peer_options
 from shared.settings import Settings
 from shared.store.keys import LEASE_MARGIN_SECONDS, attempt_lease_seconds
 
@@ -81,13 +81,10 @@ def consumer_transport_options(settings: Settings, queues: Collection[str]) -> d
         # otherwise stop every sweep for kombu's default 300 s
         "unacked_mutex_expire": 15,
         # a broker gone without closing the connection (host loss, partition) fails a command
-        # instead of blocking it forever
-        "socket_timeout": 15,
-        "socket_connect_timeout": 5,
-        # the event loop waits on BRPOP with no socket timeout: kombu drops a connection whose
-        # reply is this much overdue, so a worker cut off for a while consumes again soon after
-        # the network comes back (with kombu's default, 25, one stayed idle 45 s after that)
-        "health_check_interval": 5,
+        # within seconds instead of blocking it forever; the event loop waits on BRPOP with no
+        # socket timeout: kombu drops a connection whose reply is health_check_interval overdue,
+        # so a worker cut off for a while consumes again soon after the network comes back
+        **dead_peer_options(settings.redis_url),
     }
     # with a sentinel:// URL: the master's name, and the timeouts for the sentinels too
     options.update(broker_sentinel_options(settings.redis_url, options))
@@ -112,7 +109,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_soft_time_limit": settings.task_soft_time_limit,
+        # no task_soft_time_limit: Celery's soft limit can strike inside billiard and kill the
+        # worker's consumer; analyses arm their own around the pipeline (worker/time_limit.py)
         "task_time_limit": settings.task_hard_time_limit,
         "worker_max_memory_per_child": max_memory_per_child_kib(settings),
         # what a worker consumes decides its options (below); senders use the analysis ones

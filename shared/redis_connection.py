@@ -13,6 +13,7 @@ connects, so after a failover each reconnects to the promoted replica on its own
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -106,6 +107,27 @@ def _host_port(host: str) -> tuple[str, int]:
     if not probe.hostname:
         raise ValueError(f"Not a sentinel address: {host!r}.")
     return probe.hostname, port
+
+
+# A Redis gone without closing the connection (its host lost, a partition) fails a command
+# within seconds instead of never: replies and connections time out, TCP keepalive probes an idle
+# connection (first after 5 s, then every 2 s, 3 misses: gone), and redis-py PINGs a connection
+# idle for 5 s before using it.
+DEAD_PEER_SECONDS = 5
+_KEEPALIVE = {socket.TCP_KEEPIDLE: 5, socket.TCP_KEEPINTVL: 2, socket.TCP_KEEPCNT: 3}
+
+
+def dead_peer_options(url: str) -> dict[str, Any]:
+    """The redis-py (and kombu transport) options that notice a dead Redis at `url` within
+    seconds; keepalive only over TCP (a unix socket has no peer to lose)."""
+    options: dict[str, Any] = {
+        "socket_timeout": DEAD_PEER_SECONDS,
+        "socket_connect_timeout": DEAD_PEER_SECONDS,
+        "health_check_interval": DEAD_PEER_SECONDS,
+    }
+    if not url.startswith("unix:"):
+        options.update(socket_keepalive=True, socket_keepalive_options=_KEEPALIVE)
+    return options
 
 
 def redis_client(url: str, **options: Any) -> redis.Redis:

@@ -14,6 +14,7 @@ from shared.imageinfo import ImageInfo, max_pixels_for, read_image_info
 from shared.jpeg_markers import Frame, JpegLayout, read_jpeg_layout
 from shared.png_chunks import decodable_png, read_png_layout
 from shared.webp_chunks import first_frame_still, read_webp_layout
+from worker.fault_injection import pause_at
 
 # A big JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (several times faster
 # than a full decode) as long as the shorter side keeps at least this many pixels: enough for the
@@ -58,6 +59,7 @@ def reduction_for(info: ImageInfo) -> int:
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     """Decode JPEG/PNG/WebP/BMP/HEIF bytes; InvalidImage (or UnsupportedMediaType) on bad input,
     and when decoding needs more memory than the process may take (worker/memory_limit.py)."""
+    pause_at("decode")
     try:
         return _decode(data, max_pixels)
     except MemoryError as error:

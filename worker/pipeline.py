@@ -15,6 +15,7 @@ from shared.settings import Settings
 from worker.annotate import annotate, encode_jpeg
 from worker.decode import DecodedImage, decode_image
 from worker.faces import FaceAttributes, FaceBox
+from worker.fault_injection import pause_at
 from worker.models import PackModels, load_models
 from worker.models.engine import OPENVINO_CACHE, load_engine
 from worker.options import SHIPPED, PipelineOptions
@@ -68,6 +69,7 @@ class Pipeline:
         start = clock
         image = decode_image(data, self.max_pixels)
         lap("decode")
+        pause_at("detect")
         faces = self.detector.detect(image.pixels, self.min_face_score)
         lap("detect")
         inputs = self.attributes.prepare(image.pixels, faces)

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import redis
 from celery import Task, signals
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import TimeLimitExceeded
 
 from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
 from shared.blobs.analyses import AnalysisBlobs, UploadMissing
@@ -35,12 +35,15 @@ from shared.settings import Settings, get_settings
 from shared.store import Callback, Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
+from worker.fault_injection import pause_at
 from worker.memory_limit import limit_memory
 from worker.metrics import CallbackOutcome, forget_process, prepare_metrics, worker_metrics
 from worker.models.engine import check_engine
 from worker.packs import PackVerificationError, verify_pack
 from worker.pipeline import Pipeline, load_pipeline
 from worker.sweeper import run_in_workers
+from worker.time_limit import AnalysisTimeLimit, time_limit
+from worker.watchdog import watch_workers
 
 log = logging.getLogger("readface.worker")
 
@@ -54,6 +57,7 @@ def settings() -> Settings:
 
 app = create_celery_app(settings)
 run_in_workers(app, settings)
+watch_workers(app, settings)
 sweep_blobs_in_workers(app, settings)
 
 _pipeline: Pipeline | None = None
@@ -147,8 +151,7 @@ class AnalyzeTask(Task):
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
         """An analysis that ends by raising still ends its job, which would otherwise wait,
-        running, until its upload expired: a soft limit striking outside the pipeline (reading
-        the upload, in Celery's own code), the hard limit (Celery calls this in the main process
+        running, until its upload expired: the hard limit (Celery calls this in the main process
         once it killed the child), a Redis error after its retries. failure_for says which."""
         analysis_id, tenant = attempted_job(task_id, args)
         failure = failure_for(exc)
@@ -180,8 +183,8 @@ DECODE_TOO_LONG = "Decoding the image took too long; it is refused as it is."
 
 
 def _while_decoding(error: BaseException) -> bool:
-    """Whether a time limit struck inside worker.decode. The soft limit cannot interrupt C code:
-    it is raised when the decoder returns, so the traceback still ends in the decode module."""
+    """Whether the time limit struck inside worker.decode. It cannot interrupt C code: it is
+    raised when the decoder returns, so the traceback still ends in the decode module."""
     return any(
         frame.f_globals.get("__name__") == "worker.decode"
         for frame, _ in traceback.walk_tb(error.__traceback__)
@@ -190,7 +193,7 @@ def _while_decoding(error: BaseException) -> bool:
 
 def failure_for(error: BaseException) -> tuple[FailureCode, str]:
     """The one mapping from how an analysis ended to the contract's failure code and message.
-    Bad bytes, and a decode the soft limit struck in, are permanent (`invalid_image`); a time
+    Bad bytes, and a decode the time limit struck in, are permanent (`invalid_image`); the time
     limit elsewhere is `timeout` (the hard one always: the killed child cannot say where it was);
     anything else is `internal`. Time limits and `internal` are transient."""
     if isinstance(error, ReadfaceError):
@@ -199,7 +202,7 @@ def failure_for(error: BaseException) -> tuple[FailureCode, str]:
         return FailureCode.INTERNAL, UploadMissing.message
     if isinstance(error, BlobUnavailable):
         return FailureCode.INTERNAL, BLOB_STORE_DOWN
-    if isinstance(error, SoftTimeLimitExceeded):
+    if isinstance(error, AnalysisTimeLimit):
         if _while_decoding(error):
             return FailureCode.INVALID_IMAGE, DECODE_TOO_LONG
         return FailureCode.TIMEOUT, _took_longer_than(settings().task_soft_time_limit)
@@ -234,12 +237,16 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     job, tenant = started.job, started.tenant
     analysis_id, jobs = job.id, analysis_blobs(tenant)
     data = jobs.upload_of(job)  # UploadMissing ends the job as `internal` (on_failure)
+    pause_at("upload")
     events.analysis_started(job, tenant, datetime.now(UTC))
     failure, result = None, None
     try:
-        with worker_metrics().in_progress.track_inprogress():
+        # the limit is armed around the pipeline alone (worker/time_limit.py says why)
+        limit = settings().task_soft_time_limit
+        with worker_metrics().in_progress.track_inprogress(), time_limit(limit):
             analysis = pipeline().analyze(data)
-    except (ReadfaceError, SoftTimeLimitExceeded) as error:
+        pause_at("outcome")
+    except (ReadfaceError, AnalysisTimeLimit) as error:
         failure = failure_for(error)
         ended = jobs.fail(analysis_id, *failure)
     except Exception as error:
@@ -281,8 +288,7 @@ def deliver_callback(
     except InvalidCallback as error:
         attempted(CallbackOutcome.REFUSED, error.message)
         return f"refused: {error.message}"
-    # The soft time limit (prefork pools only) is one more way for an attempt to fail.
-    except (DeliveryFailed, SoftTimeLimitExceeded) as error:
+    except DeliveryFailed as error:
         if attempt + 1 >= settings().callback_max_attempts:
             attempted(CallbackOutcome.GAVE_UP, str(error))
             return f"gave up: {error}"

@@ -14,7 +14,7 @@ import threading
 
 import redis
 
-from shared.redis_connection import redis_client
+from shared.redis_connection import dead_peer_options, redis_client
 from shared.settings import Settings
 from shared.store import scripts
 from shared.store.blob_refs import BlobRefs
@@ -59,9 +59,8 @@ class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs, Dispatches):
 
     def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
         self.settings = settings
-        self.redis = client or redis_client(
-            settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
-        )
+        options = {**dead_peer_options(settings.redis_url), "socket_connect_timeout": 2}
+        self.redis = client or redis_client(settings.redis_url, **options)
         self._claim = self.redis.register_script(scripts.CLAIM)
         self._release = self.redis.register_script(scripts.RELEASE)
         self._start = self.redis.register_script(scripts.START)

@@ -19,6 +19,7 @@ from harness.service import (
     Api,
     assert_all_end_once,
     child_pids,
+    paused_at,
     poll,
     running_api,
     running_redis,
@@ -86,11 +87,15 @@ def test_redis_restart_while_a_worker_runs() -> None:
 
 
 @contextmanager
-def one_worker_with_limits(soft: str, hard: str) -> Iterator[Api]:
-    """A stack of its own: Redis, one worker process with these time limits, and the API."""
+def one_worker_paused(stage: str, soft: str, hard: str) -> Iterator[Api]:
+    """A stack of its own: Redis, one worker process with these time limits that pauses an hour
+    at `stage` (worker/fault_injection.py), and the API."""
     with running_redis() as server:
         env = service_env(
-            server.url, READFACE_TASK_SOFT_TIME_LIMIT=soft, READFACE_TASK_HARD_TIME_LIMIT=hard
+            server.url,
+            READFACE_TASK_SOFT_TIME_LIMIT=soft,
+            READFACE_TASK_HARD_TIME_LIMIT=hard,
+            **paused_at(stage, 3600),
         )
         with running_worker(env, concurrency=1), running_api(env) as api:
             wait_ready(api)
@@ -98,29 +103,27 @@ def one_worker_with_limits(soft: str, hard: str) -> Iterator[Api]:
 
 
 def test_hard_time_limit_ends_the_job_as_timeout_and_the_worker_recovers() -> None:
-    # Celery arms the hard limit when the soft one fires; the soft exception can only land
-    # between C calls, and decoding a 16 MP PNG is one call of most of a second: the worker
-    # "hangs" past the hard limit and is killed. (At the default limits and pixel caps no
-    # decode comes near the hard limit; a killed process cannot say where it was.)
-    with one_worker_with_limits(soft="0.05", hard="0.1") as api:
-        hang = slow_png(3)
+    # The pause is before the pipeline, where only Celery's hard limit is armed: the pool
+    # process is killed, and the main process ends the job.
+    with one_worker_paused("upload", soft="1", hard="3") as api:
+        hang = astronaut_jpeg(quality=62)
         [slow] = submit_all(api, [hang])
         ended = api.wait_done(slow, timeout=60)
         assert ended["status"] == "failed" and ended["error"]["code"] == "timeout"
-        # a new pool process takes the next job (a portrait takes about 50 ms, so on a busy
-        # machine it may reach the soft limit too: ending either way shows the recovery)
-        [quick] = submit_all(api, [astronaut_jpeg(quality=61)])
-        after = api.wait_done(quick, timeout=60)
-        assert after["status"] == "succeeded" or after["error"]["code"] == "timeout", after
+        assert ended["error"]["message"] == "The analysis took longer than 3 seconds."
+        # a new pool process takes the next job (and is killed in turn at the same pause)
+        [next_one] = submit_all(api, [astronaut_jpeg(quality=61)])
+        after = api.wait_done(next_one, timeout=60)
+        assert after["status"] == "failed" and after["error"]["code"] == "timeout", after
         # timeout is transient: the same bytes are queued again
         assert api.submit(hang).status_code == 202
 
 
-def test_a_decode_the_soft_limit_strikes_in_fails_the_bytes_for_good() -> None:
-    # The soft limit fires during the PNG decode and lands when the decoder returns, still in
-    # the decode stage: the bytes themselves are too costly, so the failure is permanent.
-    with one_worker_with_limits(soft="0.05", hard="30") as api:
-        costly = slow_png(4)
+def test_a_decode_the_time_limit_strikes_in_fails_the_bytes_for_good() -> None:
+    # The limit strikes inside the decoder (when its call returns, for a real decode): the
+    # bytes themselves are too costly, so the failure is permanent.
+    with one_worker_paused("decode", soft="1", hard="60") as api:
+        costly = astronaut_jpeg(quality=63)
         [analysis_id] = submit_all(api, [costly])
         ended = api.wait_done(analysis_id, timeout=60)
         assert ended["status"] == "failed" and ended["error"]["code"] == "invalid_image"

@@ -22,6 +22,7 @@ from harness.images import astronaut_jpeg
 from harness.paths import REPO
 from harness.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
 from harness.service import Api, poll, wait_ready
+from shared.celery_app import ANALYZE_QUEUE
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +143,39 @@ def test_readface_up_serves_the_metrics_of_both_workers(tmp_path: Path) -> None:
         assert list((tmp_path / "data" / "metrics" / "worker").glob("*.db"))
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0, log.read_text()
+
+
+def analysis_worker_pid(up: subprocess.Popen[bytes]) -> int | None:
+    """The pid of the analysis worker `up` runs now (its child, not a pool process)."""
+    for pid in processes_with_marker(f"READFACE_WORKER_QUEUES={ANALYZE_QUEUE}"):
+        stat_line = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if int(stat_line[1]) == up.pid:
+            return pid
+    return None
+
+
+def test_up_starts_a_dead_worker_again_and_says_so(tmp_path: Path) -> None:
+    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+    up, log = start_up(tmp_path, marker)
+    with cleaned_up(up, marker):
+        url = serving_url(up, log)
+        dead = analysis_worker_pid(up)
+        assert dead is not None
+        os.kill(dead, signal.SIGKILL)
+        poll(lambda: "started the worker again" in log.read_text(), 60, "a new worker")
+        assert "the worker exited with status -9" in log.read_text()
+        assert analysis_worker_pid(up) not in (None, dead)
+        ready = lambda: requests.get(f"{url}/readyz", timeout=5).status_code == 200  # noqa: E731
+        poll(ready, 120, "the new worker to be ready", every=0.5)
+        submitted = requests.post(
+            f"{url}/v1/analyses",
+            data=astronaut_jpeg(quality=64),
+            headers={"Content-Type": "image/jpeg"},
+            timeout=10,
+        )
+        assert submitted.status_code == 202, submitted.text
+        done = requests.get(
+            f"{url}/v1/analyses/{submitted.json()['id']}", params={"wait": 30}, timeout=40
+        )
+        assert done.json()["status"] == "succeeded", done.text
+        assert up.poll() is None

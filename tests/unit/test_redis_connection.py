@@ -68,11 +68,10 @@ def test_the_broker_gets_one_url_per_sentinel_and_the_master_name() -> None:
     options = consumer_transport_options(settings, ["analyze"])
     assert options["master_name"] == "main"
     # the sentinels get the socket timeouts and their own password, never the primary's
-    assert options["sentinel_kwargs"] == {
-        "socket_timeout": 15,
-        "socket_connect_timeout": 5,
-        "password": "s:cret",
-    }
+    kwargs = options["sentinel_kwargs"]
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (5, 5)
+    assert kwargs["socket_keepalive"] is True
+    assert kwargs["password"] == "s:cret" and "username" not in kwargs
     app = create_celery_app(settings)
     assert app.conf.broker_transport_options["master_name"] == "main"
 

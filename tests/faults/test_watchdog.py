@@ -1,0 +1,74 @@
+"""A worker whose consumer dies exits, and one cut off from Redis resumes once Redis answers:
+real worker processes on a throwaway redis-server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from harness.images import astronaut_jpeg
+from harness.service import (
+    assert_all_end_once,
+    paused_at,
+    poll,
+    running_api,
+    running_redis,
+    running_worker,
+    service_env,
+    store_for,
+    submit_all,
+    wait_ready,
+)
+from worker.watchdog import EXIT_STATUS, STALL_SECONDS
+
+pytestmark = pytest.mark.integration
+
+# The visibility timeout (the hard limit plus a margin) is how long a dead worker's job waits
+# before it is handed out again.
+HARD_LIMIT = "20"
+
+
+def test_a_worker_whose_consumer_dies_exits_and_its_job_ends_once_elsewhere() -> None:
+    # The injected fault ends the event loop as a corrupt pool message did, while a task is
+    # paused for an hour: Celery's stop waits for that task (its hard limit was a timer of the
+    # dead loop) and, without the watchdog, the process stays up with nothing consuming.
+    with running_redis() as server:
+        env = service_env(server.url, READFACE_TASK_HARD_TIME_LIMIT=HARD_LIMIT)
+        broken = {**env, **paused_at("upload", 3600), "READFACE_TEST_BREAK_CONSUMER": "1"}
+        with running_api(env) as api:
+            with running_worker(broken) as worker:
+                wait_ready(api)
+                [analysis_id] = submit_all(api, [astronaut_jpeg(quality=64)])
+                poll(lambda: worker.poll() is not None, 60, "the broken worker to exit")
+                assert worker.returncode == EXIT_STATUS
+            with running_worker(env):
+                assert_all_end_once(api, [analysis_id], server.url)
+
+
+def test_a_worker_cut_off_from_a_frozen_redis_resumes_by_itself() -> None:
+    # SIGSTOP freezes Redis with its connections open, as a partition without a reset does, for
+    # longer than the analysis limit and the watchdog's stall limit; a job is in flight then.
+    with running_redis() as server:
+        env = service_env(
+            server.url,
+            READFACE_TASK_SOFT_TIME_LIMIT="5",
+            READFACE_TASK_HARD_TIME_LIMIT=HARD_LIMIT,
+            **paused_at("detect", 3),
+        )
+        with running_worker(env) as worker, running_api(env) as api:
+            wait_ready(api)
+            store = store_for(server.url)
+            [in_flight] = submit_all(api, [astronaut_jpeg(quality=65)])
+            poll(lambda: (job := store.job(in_flight)) and job.status == "running", 60, "a start")
+            assert server.process is not None
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:
+                time.sleep(STALL_SECONDS + 10)  # the partition's length, not a wait for anything
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+            later = submit_all(api, [astronaut_jpeg(quality=q) for q in (66, 67)])
+            assert_all_end_once(api, [in_flight, *later], server.url)
+            assert worker.poll() is None  # the same worker, not a replacement

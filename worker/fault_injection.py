@@ -1,0 +1,58 @@
+"""Faults the tests inject into a real worker, at named points, to make a time limit or a dead
+consumer happen at a known moment instead of by a race with the machine's speed. Honoured only
+when READFACE_TEST_FAULTS=1; nothing here runs otherwise.
+
+    READFACE_TEST_PAUSE=STAGE:SECONDS   sleep that long when an analysis reaches STAGE: `upload`
+        (read, before the pipeline), `decode` (inside the decoder), `detect` (in the pipeline,
+        after the decode) or `outcome` (after the pipeline, before the outcome is written)
+    READFACE_TEST_BREAK_CONSUMER=1      make the worker's event loop fail, as a corrupt message
+        from a pool process does, once a task is running; =PATH: only when the file PATH exists
+        (it is removed then): once, on demand, in a container its restart policy starts again
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+STAGES = ("upload", "decode", "detect", "outcome")
+
+
+def _enabled() -> bool:
+    return os.environ.get("READFACE_TEST_FAULTS") == "1"
+
+
+@functools.cache
+def _pause() -> tuple[str, float] | None:
+    spec = os.environ.get("READFACE_TEST_PAUSE", "")
+    if not _enabled() or not spec:
+        return None
+    stage, _, seconds = spec.partition(":")
+    if stage not in STAGES:
+        raise ValueError(f"READFACE_TEST_PAUSE: no stage {stage!r} (one of {', '.join(STAGES)})")
+    return stage, float(seconds)
+
+
+def pause_at(stage: str) -> None:
+    """Sleep here if the tests asked for a pause at `stage`."""
+    pause = _pause()
+    if pause is not None and pause[0] == stage:
+        time.sleep(pause[1])
+
+
+def break_consumer_asked() -> bool:
+    """Whether the tests may ask for the worker's consumer to die."""
+    return _enabled() and bool(os.environ.get("READFACE_TEST_BREAK_CONSUMER"))
+
+
+def break_consumer_now() -> bool:
+    """Whether the tests ask for the worker's consumer to die now."""
+    trigger = os.environ.get("READFACE_TEST_BREAK_CONSUMER", "")
+    if trigger == "1":
+        return True
+    try:
+        os.remove(trigger)
+    except OSError:
+        return False
+    return True
