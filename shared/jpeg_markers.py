@@ -150,6 +150,8 @@ def _frame(marker: int, body: bytes) -> Frame:
         Component(body[6 + 3 * i], body[7 + 3 * i] >> 4, body[7 + 3 * i] & 0x0F)
         for i in range(count)
     )
+    if not components:
+        raise ValueError("a frame without components")
     if any(not (1 <= c.h <= 4 and 1 <= c.v <= 4) for c in components):
         raise ValueError("bad sampling factors")
     return Frame(width, height, components, marker)

@@ -130,3 +130,10 @@ def test_refuses_a_jpeg_of_five_million_empty_segments() -> None:
 def test_a_jpeg_with_the_most_segments_allowed_is_read() -> None:
     info = read_image_info(empty_app_segments_jpeg(MAX_SEGMENTS - 3), LIMIT)  # SOI, SOF, EOI
     assert (info.width, info.height) == (64, 64)
+
+
+def test_refuses_jpeg_frame_without_components() -> None:
+    # SOI, then an SOF0 of 64x64 with a component count of 0, then EOI.
+    frame = struct.pack(">HBHHB", 8, 8, 64, 64, 0)
+    with pytest.raises(InvalidImage):
+        read_image_info(b"\xff\xd8\xff\xc0" + frame + b"\xff\xd9", LIMIT)
