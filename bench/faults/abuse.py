@@ -1,4 +1,4 @@
-"""Does the service stay up and bounded under each attack of issues 19 and 25? About 4 min.
+"""Does the service stay up and bounded under each attack of issues 19 and 25? About 1 min.
 
 Bounded abuse suite: amplification, slow receiver, decoder bomb, method flood, DNS stall and the
 HTTP front's bare-LF chunked bodies, pipelining and oversized trailers (bench/faults/abuse_http.py),
