@@ -112,10 +112,12 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
-def paused_at(stage: str, seconds: float) -> dict[str, str]:
-    """The environment of a worker that sleeps `seconds` when an analysis reaches `stage`
-    (worker/fault_injection.py): a time limit strikes at a known point, not by a race."""
-    return {"READFACE_TEST_FAULTS": "1", "READFACE_TEST_PAUSE": f"{stage}:{seconds:g}"}
+def paused_at(stage: str, seconds: float, run: int | None = None) -> dict[str, str]:
+    """The environment of a worker that sleeps `seconds` when an analysis reaches `stage` (in
+    the job's run number `run` only, if given; worker/fault_injection.py): a time limit strikes
+    at a known point, not by a race."""
+    spec = f"{stage}:{seconds:g}" + (f":{run}" if run is not None else "")
+    return {"READFACE_TEST_FAULTS": "1", "READFACE_TEST_PAUSE": spec}
 
 
 @dataclass

@@ -67,6 +67,13 @@ def analysis_retried(analysis_id: str, tenant: str, error: BaseException) -> Non
     log_job_event(log, RETRIED, analysis_id, tenant, {"error": detail}, logging.WARNING)
 
 
+def hard_limit_struck(analysis_id: str, tenant: str, strikes: int) -> None:
+    """The hard limit killed a run that did not end the job: it runs again after its lease
+    (`strikes` 1), or another attempt holds it or it ended (0)."""
+    fields = {"strikes": strikes}
+    log_job_event(log, "hard_limit", analysis_id, tenant, fields, logging.WARNING)
+
+
 def analysis_skipped(analysis_id: str, tenant: str) -> None:
     worker_metrics().analyses.labels(SKIPPED).inc()
     log_job_event(log, SKIPPED, analysis_id, tenant)

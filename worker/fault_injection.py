@@ -2,9 +2,10 @@
 consumer happen at a known moment instead of by a race with the machine's speed. Honoured only
 when READFACE_TEST_FAULTS=1; nothing here runs otherwise.
 
-    READFACE_TEST_PAUSE=STAGE:SECONDS   sleep that long when an analysis reaches STAGE: `upload`
-        (read, before the pipeline), `decode` (inside the decoder), `detect` (in the pipeline,
-        after the decode) or `outcome` (after the pipeline, before the outcome is written)
+    READFACE_TEST_PAUSE=STAGE:SECONDS[:RUN]   sleep that long when an analysis reaches STAGE:
+        `upload` (read, before the pipeline), `decode` (inside the decoder), `detect` (in the
+        pipeline, after the decode) or `outcome` (after the pipeline, before the outcome is
+        written); with RUN (`upload` and `outcome` only), only in the job's run of that number
     READFACE_TEST_BREAK_CONSUMER=1      make the worker's event loop fail, as a corrupt message
         from a pool process does, once a task is running; =PATH: only when the file PATH exists
         (it is removed then): once, on demand, in a container its restart policy starts again
@@ -24,20 +25,20 @@ def _enabled() -> bool:
 
 
 @functools.cache
-def _pause() -> tuple[str, float] | None:
+def _pause() -> tuple[str, float, int | None] | None:
     spec = os.environ.get("READFACE_TEST_PAUSE", "")
     if not _enabled() or not spec:
         return None
-    stage, _, seconds = spec.partition(":")
+    stage, seconds, *run = spec.split(":")
     if stage not in STAGES:
         raise ValueError(f"READFACE_TEST_PAUSE: no stage {stage!r} (one of {', '.join(STAGES)})")
-    return stage, float(seconds)
+    return stage, float(seconds), int(run[0]) if run else None
 
 
-def pause_at(stage: str) -> None:
-    """Sleep here if the tests asked for a pause at `stage`."""
+def pause_at(stage: str, run: int | None = None) -> None:
+    """Sleep here if the tests asked for a pause at `stage` (in this run of the job, `run`)."""
     pause = _pause()
-    if pause is not None and pause[0] == stage:
+    if pause is not None and pause[0] == stage and pause[2] in (None, run):
         time.sleep(pause[1])
 
 

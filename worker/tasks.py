@@ -12,7 +12,6 @@ import os
 import random
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,18 +22,18 @@ from celery import Task, signals
 from celery.exceptions import TimeLimitExceeded
 
 from shared.blobs import BlobStore, BlobUnavailable, check_blob_url, open_blob_store
-from shared.blobs.analyses import AnalysisBlobs, UploadMissing
+from shared.blobs.analyses import AnalysisBlobs
 from shared.callbacks.delivery import DROPPED, DeliveryFailed, backoff_seconds, deliver
 from shared.callbacks.signing import check_secret
 from shared.celery_app import ANALYZE_QUEUE, ANALYZE_TASK, CALLBACK_TASK, create_celery_app
 from shared.errors import InvalidCallback, ReadfaceError
-from shared.job_states import FailureCode
 from shared.logs import configure_logging
 from shared.manifest import load_pack
 from shared.settings import Settings, get_settings
 from shared.store import Callback, Store
 from worker import events
 from worker.blob_sweeper import sweep_blobs_in_workers
+from worker.failures import HARD_LIMIT_STRIKES, failure_for
 from worker.fault_injection import pause_at
 from worker.memory_limit import limit_memory
 from worker.metrics import CallbackOutcome, forget_process, prepare_metrics, worker_metrics
@@ -151,10 +150,16 @@ class AnalyzeTask(Task):
         self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: object
     ) -> None:
         """An analysis that ends by raising still ends its job, which would otherwise wait,
-        running, until its upload expired: the hard limit (Celery calls this in the main process
-        once it killed the child), a Redis error after its retries. failure_for says which."""
+        running, until its upload expired: a Redis error after its retries, or the hard limit
+        (Celery calls this in the main process once it killed the child) on its second strike
+        (worker/failures.py says why not the first). failure_for says which."""
         analysis_id, tenant = attempted_job(task_id, args)
-        failure = failure_for(exc)
+        if isinstance(exc, TimeLimitExceeded):
+            strikes = store().for_tenant(tenant).strike_hard_limit(analysis_id, task_id)
+            if strikes < HARD_LIMIT_STRIKES:  # 0: this attempt no longer holds the job
+                events.hard_limit_struck(analysis_id, tenant, strikes)
+                return
+        failure = failure_for(exc, settings())
         ended = analysis_blobs(tenant).fail(analysis_id, *failure)
         events.analysis_ended(analysis_id, tenant, ended is not None, failure, None)
         if ended is not None:
@@ -173,46 +178,6 @@ def attempted_job(task_id: str, args: tuple) -> tuple[str, str]:
     if started:
         return started.id, started.tenant
     return args[0], args[1] if len(args) > 1 else ""  # no tenant argument: the scope without keys
-
-
-UNEXPECTED = "The analysis failed unexpectedly."
-BLOB_STORE_DOWN = "The blob store holding the image stayed unavailable; send it again later."
-
-
-DECODE_TOO_LONG = "Decoding the image took too long; it is refused as it is."
-
-
-def _while_decoding(error: BaseException) -> bool:
-    """Whether the time limit struck inside worker.decode. It cannot interrupt C code: it is
-    raised when the decoder returns, so the traceback still ends in the decode module."""
-    return any(
-        frame.f_globals.get("__name__") == "worker.decode"
-        for frame, _ in traceback.walk_tb(error.__traceback__)
-    )
-
-
-def failure_for(error: BaseException) -> tuple[FailureCode, str]:
-    """The one mapping from how an analysis ended to the contract's failure code and message.
-    Bad bytes, and a decode the time limit struck in, are permanent (`invalid_image`); the time
-    limit elsewhere is `timeout` (the hard one always: the killed child cannot say where it was);
-    anything else is `internal`. Time limits and `internal` are transient."""
-    if isinstance(error, ReadfaceError):
-        return FailureCode.INVALID_IMAGE, error.message
-    if isinstance(error, UploadMissing):
-        return FailureCode.INTERNAL, UploadMissing.message
-    if isinstance(error, BlobUnavailable):
-        return FailureCode.INTERNAL, BLOB_STORE_DOWN
-    if isinstance(error, AnalysisTimeLimit):
-        if _while_decoding(error):
-            return FailureCode.INVALID_IMAGE, DECODE_TOO_LONG
-        return FailureCode.TIMEOUT, _took_longer_than(settings().task_soft_time_limit)
-    if isinstance(error, TimeLimitExceeded):
-        return FailureCode.TIMEOUT, _took_longer_than(settings().task_hard_time_limit)
-    return FailureCode.INTERNAL, UNEXPECTED
-
-
-def _took_longer_than(seconds: float) -> str:
-    return f"The analysis took longer than {seconds:g} seconds."
 
 
 # A Redis blip while reading the upload or writing the outcome is retried like any other
@@ -237,7 +202,7 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
     job, tenant = started.job, started.tenant
     analysis_id, jobs = job.id, analysis_blobs(tenant)
     data = jobs.upload_of(job)  # UploadMissing ends the job as `internal` (on_failure)
-    pause_at("upload")
+    pause_at("upload", job.attempts)
     events.analysis_started(job, tenant, datetime.now(UTC))
     failure, result = None, None
     try:
@@ -245,15 +210,15 @@ def analyze(self: Task, analysis_id: str, tenant: str = "") -> str:
         limit = settings().task_soft_time_limit
         with worker_metrics().in_progress.track_inprogress(), time_limit(limit):
             analysis = pipeline().analyze(data)
-        pause_at("outcome")
+        pause_at("outcome", job.attempts)
     except (ReadfaceError, AnalysisTimeLimit) as error:
-        failure = failure_for(error)
+        failure = failure_for(error, settings())
         ended = jobs.fail(analysis_id, *failure)
     except Exception as error:
         if self.request.retries < settings().analyze_max_retries:
             raise self.retry(countdown=2**self.request.retries, exc=error) from error
         log.exception("analysis %s failed for good", analysis_id)
-        failure = failure_for(error)
+        failure = failure_for(error, settings())
         ended = jobs.fail(analysis_id, *failure)
     else:
         result = analysis.result

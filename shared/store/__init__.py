@@ -65,6 +65,7 @@ class Store(LongPolls, Counters, Sweeps, Replication, BlobRefs, Dispatches):
         self._release = self.redis.register_script(scripts.RELEASE)
         self._start = self.redis.register_script(scripts.START)
         self._finish = self.redis.register_script(scripts.FINISH)
+        self._strike_hard_limit = self.redis.register_script(scripts.STRIKE_HARD_LIMIT)
         self._delete = self.redis.register_script(scripts.DELETE)
         self._count_request = self.redis.register_script(scripts.COUNT_REQUEST)
         self._sweep = self.redis.register_script(SWEEP)

@@ -35,6 +35,7 @@ class JobSteps(KeyedStore):
     _release: Script
     _start: Script
     _finish: Script
+    _strike_hard_limit: Script
     _delete: Script
 
     def claim(
@@ -143,6 +144,12 @@ class JobSteps(KeyedStore):
     def fail(self, analysis_id: str, code: FailureCode, message: str) -> JobBlobs | None:
         """End the job as failed with a contract error code; wake pollers; None as above."""
         return self._end(analysis_id, JobStatus.FAILED, code.value, message)
+
+    def strike_hard_limit(self, analysis_id: str, attempt: str) -> int:
+        """Count a hard-limit strike on the running job `attempt` (a task id) holds; the job's
+        strikes so far, 0 if the attempt no longer holds it."""
+        job_key = self.analysis_key("job", analysis_id)
+        return int(self._strike_hard_limit(keys=[job_key], args=[attempt]))
 
     def _end(
         self,

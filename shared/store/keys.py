@@ -14,7 +14,8 @@ keys off the tenant is "" and they are `{kind}:{id}`. Counters and client keys a
   ends, the result TTL after. `cost`, what it counts against its client's quota; and, for
   fair dispatch to be checked (shared/store/dispatch.py), `executions_at_claim` and `execution`,
   the executions counter when it was claimed and as its last attempt started: the jobs started
-  in between overtook it.
+  in between overtook it; `hard_limits`, how many times the hard limit killed a run of it
+  (worker/failures.py).
 - `result:{id}` result JSON, result TTL.
 - `done:{id}` pub/sub channel, published when the job ends (long-polls wait on it).
 - `stats:{name}` global counters (executions, succeeded, failed, dedup_hits, enqueued), and

@@ -190,6 +190,16 @@ return start(KEYS[1], now_ms(), ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2], KEY
 """
 )
 
+# Counts a hard-limit strike on a running job, only while the attempt struck still holds it
+# (worker/failures.py says why the first strike does not end the job). Returns the job's strikes
+# so far, 0 when the attempt no longer holds the job (it ended, was deleted, or another runs it).
+# JobSteps.strike_hard_limit. KEYS[1] job:{id}  ARGV[1] the attempt (the task id)
+STRIKE_HARD_LIMIT = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' or
+   redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'hard_limits', 1)
+"""
+
 # Ends a pending job in one step: outcome, TTLs, counter, long-pollers woken; a succeeded job
 # keeps its result and names its annotated image (ARGV[8], the blob's token). A job deleted (or
 # already ended) meanwhile stays as it is: DELETE must not be undone by a worker that finishes

@@ -68,13 +68,14 @@ def test_a_ticket_handed_out_again_runs_the_job_its_attempt_started() -> None:
 
 
 def test_the_hard_limit_ends_the_job_its_attempt_started() -> None:
-    # The hard limit kills the process decoding bob's 16 MP PNG (one C call of a second or two);
-    # the worker's main process, which ends the job, knows only the ticket's arguments.
+    # The hard limit kills the process decoding bob's 16 MP PNG (one C call of a second or two),
+    # twice (the first strike leaves the job to its lease: worker/failures.py); the worker's main
+    # process, which counts the strikes and ends the job, knows only the ticket's arguments.
     with alice_then_bob(
         READFACE_TASK_SOFT_TIME_LIMIT="0.05", READFACE_TASK_HARD_TIME_LIMIT="0.1"
     ) as (api, store, alice_ids, bob_id, _):
-        bob = api.wait_done(bob_id, timeout=60)
+        bob = api.wait_done(bob_id, timeout=120)
         assert bob["status"] == "failed" and bob["error"]["code"] == "timeout", bob
-        for analysis_id in alice_ids:  # a portrait may reach the soft limit too: either way
-            api.wait_done(analysis_id, timeout=60)  # its own attempt ended it
-        assert [attempts(store, i) for i in [*alice_ids, bob_id]] == [1, 1, 1]
+        assert attempts(store, bob_id) == 2
+        for analysis_id in alice_ids:  # a portrait may reach a limit too: either way its own
+            api.wait_done(analysis_id, timeout=120)  # attempts ended it, not bob's
