@@ -44,6 +44,7 @@ class Stack:
     processes: Mapping[str, subprocess.Popen[bytes]]
     # the file:// blob store of the stack's uploads and annotated images, removed with it
     blob_dir: Path
+    redis_pid: int
 
 
 def _wait(check, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -118,4 +119,4 @@ def local_stack(
         # /readyz is satisfied by either worker: wait for both, the analyses' one above all
         control = create_celery_app(Settings(redis_url=redis_url)).control
         _wait(lambda: _workers_answering(control, set(names.values())), "both workers")
-        yield Stack(url, redis_url, processes, blob_dir)
+        yield Stack(url, redis_url, processes, blob_dir, redis_process.pid)

@@ -12,10 +12,10 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 
+from bench.common import cpu_seconds
 from bench.faults.observe import rss
 from bench.stack import Stack
 from harness.bombs import empty_app_segments_jpeg, fill_byte_jpeg
@@ -101,10 +101,10 @@ def settle(stack: Stack, idle_cpu: float = 0.02, every: float = 0.5) -> None:
     """Until the API has taken in every request sent (its CPU use over `every` seconds falls
     under `idle_cpu` seconds): what then costs it nothing is what waits."""
     leader = stack.processes["API"].pid
-    spent = sum(_cpu(pid) for pid in [leader, *child_pids(leader)])
+    spent = sum(cpu_seconds(pid) for pid in [leader, *child_pids(leader)])
     while True:
         time.sleep(every)
-        now = sum(_cpu(pid) for pid in [leader, *child_pids(leader)])
+        now = sum(cpu_seconds(pid) for pid in [leader, *child_pids(leader)])
         if now - spent < idle_cpu:
             return
         spent = now
@@ -153,7 +153,7 @@ def big_uploads(stack: Stack, uploads: int = 32, size: int = 20 * 1024 * 1024) -
     }
 
 
-def jpeg_walk_cpu(stack: Stack) -> dict[str, object]:
+def jpeg_walkcpu_seconds(stack: Stack) -> dict[str, object]:
     """API CPU seconds (user + system, from /proc) for one upload of each slow-to-walk JPEG."""
     leader = stack.processes["API"].pid
     row: dict[str, object] = {}
@@ -161,21 +161,13 @@ def jpeg_walk_cpu(stack: Stack) -> dict[str, object]:
         ("20 MiB fill bytes", fill_byte_jpeg(20 * 1024 * 1024)),
         ("5 M empty APP segments", empty_app_segments_jpeg(5_000_000)),
     ):
-        before = sum(_cpu(pid) for pid in [leader, *child_pids(leader)])
+        before = sum(cpu_seconds(pid) for pid in [leader, *child_pids(leader)])
         status = requests.post(
             stack.url + "/v1/analyses",
             data=data,
             headers={"Content-Type": "image/jpeg"},
             timeout=60,
         ).status_code
-        spent = sum(_cpu(pid) for pid in [leader, *child_pids(leader)]) - before
+        spent = sum(cpu_seconds(pid) for pid in [leader, *child_pids(leader)]) - before
         row[name] = f"{status}, {spent * 1000:.0f} ms CPU"
     return row
-
-
-def _cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks

@@ -1,7 +1,8 @@
 """What does the service (API, Redis, Celery) add to the pipeline's time? About 3 min.
 
 One photo through the whole service (API + Redis + Celery) against the in-process pipeline,
-and the response time of a dedup hit.
+the CPU each part spends per photo (the queue path: API, Redis, the worker's main process and
+what its pool process spends beyond the pipeline), and the response time of a dedup hit.
 
     python -m bench.speed.service [--runs 40]
 """
@@ -17,10 +18,11 @@ import cv2
 import numpy as np
 from skimage import data
 
-from bench.common import median, percentile, save, table
+from bench.common import cpu_seconds, median, percentile, save, table
 from bench.faults import load
 from bench.speed import pools
-from bench.stack import local_stack
+from bench.stack import Stack, local_stack
+from harness.service import child_pids
 from shared.settings import get_settings
 from worker.pipeline import load_pipeline
 
@@ -35,20 +37,49 @@ def photos(count: int) -> list[bytes]:
     ]
 
 
-def service_latencies(url: str, images: list[bytes]) -> tuple[list[float], list[float]]:
-    """Submit→succeeded for each image (long-poll), then dedup-hit response times."""
-    full = []
+def parts_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack, and by this process (the client)."""
+    api, worker = stack.processes["API"].pid, stack.processes["worker"].pid
+    return {
+        "API": sum(cpu_seconds(pid) for pid in [api, *child_pids(api)]),
+        "Redis": cpu_seconds(stack.redis_pid),
+        "worker main process": cpu_seconds(worker),
+        "worker pool process": sum(cpu_seconds(pid) for pid in child_pids(worker)),
+        "client (this bench)": time.process_time(),
+    }
+
+
+def service_latencies(
+    stack: Stack, images: list[bytes]
+) -> tuple[list[float], list[float], dict[str, float]]:
+    """Submit→succeeded for each image (long-poll), then dedup-hit response times; and the CPU
+    each part used per image for the submissions."""
+    url, full = stack.url, []
+    before = parts_cpu(stack)
     for image in images:
         started = time.perf_counter()
         load.one_submission(url, image)
         full.append((time.perf_counter() - started) * 1000)
+    after = parts_cpu(stack)
+    cpu = {part: (after[part] - before[part]) / len(images) * 1000 for part in before}
     hits = []
     for image in images:
         started = time.perf_counter()
         status, _ = load.call(url, "POST", "/v1/analyses", image)
         hits.append((time.perf_counter() - started) * 1000)
         assert status == 200
-    return full, hits
+    return full, hits, cpu
+
+
+def cpu_table(cpu: dict[str, float], pipeline_cpu: float) -> dict[str, float]:
+    """Print each part's CPU per image and the queue path's: the API, Redis, the worker's main
+    process and what its pool process spends beyond the in-process pipeline."""
+    rows = [[part, ms] for part, ms in cpu.items()]
+    path = sum(cpu[part] for part in ("API", "Redis", "worker main process"))
+    path += cpu["worker pool process"] - pipeline_cpu
+    rows += [["in-process pipeline", pipeline_cpu], ["queue path (API, Redis, worker)", path]]
+    print(table(["part", "CPU ms per photo"], rows, "CPU per photo, one at a time"))
+    return {**cpu, "in-process pipeline": pipeline_cpu, "queue path": path}
 
 
 def service_rate(url: str, images: list[bytes]) -> float:
@@ -97,12 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     pipeline = load_pipeline(get_settings())
     in_process = []
+    cpu_started = time.process_time()
     for image in images:
         started = time.perf_counter()
         pipeline.analyze(image)
         in_process.append((time.perf_counter() - started) * 1000)
+    pipeline_cpu = (time.process_time() - cpu_started) / len(images) * 1000
     with local_stack(workers=1) as stack:
-        full, hits = service_latencies(stack.url, images)
+        full, hits, cpu = service_latencies(stack, images)
     added = [f - p for f, p in zip(full, in_process, strict=True)]
     rows = [
         ["in-process pipeline", median(in_process), percentile(in_process, 0.95)],
@@ -119,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\nratio service/in-process (median): {median(full) / median(in_process):.2f}")
     print()
+    cpu_ms = cpu_table(cpu, pipeline_cpu)
+    print()
     rates = throughput_table(args.throughput_images, args.rounds)
     save(
         "service",
@@ -127,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "service_ms": full,
             "dedup_hit_ms": hits,
             "median_added_ms": float(np.median(added)),
+            "cpu_ms_per_photo": cpu_ms,
             **rates,
         },
     )
