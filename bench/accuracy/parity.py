@@ -11,7 +11,7 @@ and every figure of bench.accuracy.packs's table within the noise of the referen
 figures when its boxes move by one pixel (each direction in turn), or a paired bootstrap
 interval of the change holding 0 (bench/accuracy/noise_gate.py), from the same analyses.
 
-    python -m bench.accuracy.parity [--limit N] [--eval-dir DIR]
+    python -m bench.accuracy.parity [--limit N] [--eval-dir DIR] [--full-precision ROLE,ROLE]
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ import numpy as np
 from bench.accuracy import noise_gate
 from bench.accuracy import packs as accuracy
 from bench.common import EVAL_DIR, save, table
-from bench.engine_variants import variant_pipelines
+from bench.engine_variants import (
+    add_full_precision_option,
+    full_precision_options,
+    variant_pipelines,
+)
 from shared.result_values import EXACT
 from shared.settings import get_settings
 from worker.faces import FaceBox
@@ -166,9 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     parser.add_argument("--limit", type=int, default=None, help="photos per set")
+    add_full_precision_option(parser)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    pipelines = variant_pipelines(get_settings())
+    pipelines = variant_pipelines(get_settings(), full_precision_options(args))
     # Each photo analysed once per variant: the accuracy figures score the analyses the parity
     # table compared.
     analysers: dict[str, accuracy.Analyse] = {

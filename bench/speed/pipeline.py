@@ -5,6 +5,7 @@ it scales with image size, face count, threads and processes; and per stage on e
 
     python -m bench.speed.pipeline [--repeats 5] [--engine opencv|openvino] [--precision exact|fast]
                                    [--parts limit,sizes,faces,throughput,engines] [--portraits 30]
+                                   [--full-precision ROLE,ROLE]
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ import numpy as np
 from skimage import data
 
 from bench.common import EVAL_DIR, median, save, table
-from bench.engine_variants import add_engine_options, engine_settings, variant_pipelines
+from bench.engine_variants import (
+    add_engine_options,
+    add_full_precision_option,
+    engine_settings,
+    full_precision_options,
+    variant_pipelines,
+)
 from bench.speed.pools import process_throughput
 from shared.settings import Settings
 from worker.align import landmark_box
 from worker.annotate import JPEG_QUALITY
 from worker.models.res10 import Res10Detector, SsdNetwork
+from worker.options import PipelineOptions
 from worker.pipeline import Pipeline, load_pipeline
 
 STAGES = ("decode", "detect", "align", "classify", "annotate", "total")
@@ -192,11 +200,11 @@ def scaling_table(eval_dir: Path, settings: Settings) -> dict[str, float]:
 
 
 def engines_table(
-    settings: Settings, eval_dir: Path, portraits: int, repeats: int
+    settings: Settings, eval_dir: Path, portraits: int, repeats: int, options: PipelineOptions
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Per stage, median ms per photo, on each engine: portraits (congress) and group photos,
     in alternating rounds (every engine once per round) so that drift hits all alike."""
-    pipelines = variant_pipelines(settings)
+    pipelines = variant_pipelines(settings, options)
     workloads = {
         "portrait": [p.read_bytes() for p in sorted((eval_dir / "congress").glob("*.jpg"))][
             :portraits
@@ -254,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "--parts", default=",".join(PARTS), help="comma-separated: " + ",".join(PARTS)
     )
     parser.add_argument("--portraits", type=int, default=30, help="for the engines table")
+    add_full_precision_option(parser)
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
     cv2.setNumThreads(1)  # as in a worker process
@@ -270,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in parts:
         results["throughput"] = scaling_table(args.eval_dir, settings)
     if "engines" in parts:
-        results["engines"] = engines_table(settings, args.eval_dir, args.portraits, args.repeats)
+        results["engines"] = engines_table(
+            settings, args.eval_dir, args.portraits, args.repeats, full_precision_options(args)
+        )
     save("speed", results)
     return 0
 

@@ -1,6 +1,7 @@
 """The OpenVINO engine against the reference (cv2.dnn) on real photos: `exact` gives cv2.dnn's
-answers, `fast` (bf16 where the CPU has it) the same faces and genders and ages within a year,
-and the default moves answers no more than the reference's own boxes moved by one pixel do."""
+answers, `fast` (bf16 where the CPU has it, AgeGenderNet fp32: test_precision.py) the same faces
+and genders and ages within a year, and the default moves answers no more than the reference's
+own boxes moved by one pixel do."""
 
 from __future__ import annotations
 

@@ -3,13 +3,16 @@ kind) with the batches that travel between its two steps."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from worker.faces import FaceAttributes, FaceBox
-from worker.models.engine import Network
+from worker.models.engine import Engine, Network, Shape
+from worker.options import PipelineOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +55,17 @@ def face_scores(network: Network, batch: np.ndarray, views: int) -> np.ndarray:
     """One forward for the whole batch: each face's outputs, averaged over its views."""
     outputs = np.asarray(network.run(batch), dtype=np.float64).reshape(batch.shape[0], -1)
     return outputs.reshape(-1, views, outputs.shape[1]).mean(axis=1)
+
+
+def role_network(
+    engine: Engine,
+    model_dir: Path,
+    roles: Mapping[str, str],
+    role: str,
+    options: PipelineOptions,
+    shapes: Sequence[Shape] = (),
+) -> Network:
+    """The ONNX network of a pack's role on `engine`, in fp32 whatever the engine's precision
+    when `options.full_precision` names the role."""
+    full_precision = role in options.full_precision
+    return engine.onnx(model_dir / roles[role], shapes, full_precision=full_precision)

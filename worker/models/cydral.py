@@ -13,7 +13,7 @@ import numpy as np
 from shared.result_values import Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox
-from worker.models.base import FaceInputs, face_scores
+from worker.models.base import FaceInputs, face_scores, role_network
 from worker.models.engine import Engine, Network
 from worker.options import PipelineOptions
 
@@ -165,7 +165,7 @@ def load(
     batches vary with the number of faces, so no input shape is known in advance)."""
     return CydralModel(
         Landmarker(str(model_dir / roles["landmarks"])),
-        engine.onnx(model_dir / roles["gender"]),
-        engine.onnx(model_dir / roles["age"]),
+        role_network(engine, model_dir, roles, "gender", options),
+        role_network(engine, model_dir, roles, "age", options),
         options,
     )

@@ -7,7 +7,9 @@ Engines and precisions (READFACE_ENGINE, READFACE_PRECISION):
 - `openvino`: OpenVINO's CPU plugin on ONNX files. `exact` computes in fp32 (cv2.dnn's outputs
   within float rounding); `fast` computes in bf16 where the CPU has it natively (else fp32, and
   the engine reports `exact`); `int8` is `fast` with the detector quantised to int8 at model-build
-  time (worker/conversion/res10_int8.py), which the detector's loader picks.
+  time (worker/conversion/res10_int8.py), which the detector's loader picks. Under `fast` and
+  `int8`, a network whose answers bf16 moves past the reference's own noise is loaded with
+  `full_precision` and computes in fp32 (which ones: PipelineOptions.full_precision, issue 30).
 
 Compiled networks are cached in a directory (OpenVINO's model cache, the data directory's
 `openvino-cache/`): a process that finds its networks there imports them instead of compiling.
@@ -54,9 +56,12 @@ class Engine(Protocol):
     # cv2.dnn: the engine every other is checked against, and the only one reading Caffe files.
     reference: bool
 
-    def onnx(self, path: Path, shapes: Sequence[Shape] = ()) -> Network:
+    def onnx(
+        self, path: Path, shapes: Sequence[Shape] = (), *, full_precision: bool = False
+    ) -> Network:
         """The network in an ONNX file; `shapes` are the input shapes known to come, which an
-        engine may prepare for (others still run)."""
+        engine may prepare for (others still run); with `full_precision`, computed in fp32
+        whatever the engine's precision."""
         ...
 
 
@@ -87,8 +92,10 @@ class OpenCVEngine:
 
     name, precision, reference = "opencv", EXACT, True
 
-    def onnx(self, path: Path, shapes: Sequence[Shape] = ()) -> OpenCVNetwork:
-        return OpenCVNetwork(cv2.dnn.readNetFromONNX(str(path)))
+    def onnx(
+        self, path: Path, shapes: Sequence[Shape] = (), *, full_precision: bool = False
+    ) -> OpenCVNetwork:
+        return OpenCVNetwork(cv2.dnn.readNetFromONNX(str(path)))  # always fp32
 
 
 class OpenVINONetwork:
@@ -164,8 +171,13 @@ class OpenVINOEngine:
             props.intel_cpu.denormals_optimization: flush_denormals,
         }
 
-    def onnx(self, path: Path, shapes: Sequence[Shape] = ()) -> OpenVINONetwork:
-        return OpenVINONetwork(self._core, path, self._config, shapes)
+    def onnx(
+        self, path: Path, shapes: Sequence[Shape] = (), *, full_precision: bool = False
+    ) -> OpenVINONetwork:
+        config = self._config
+        if full_precision:
+            config = {**config, hints.inference_precision: ov.Type.f32}
+        return OpenVINONetwork(self._core, path, config, shapes)
 
 
 def check_engine(name: str, precision: str) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from shared.result_values import EXPRESSIONS, Gender
 from worker.align import Landmarker, chip_transform, extract_chip, face_frame, landmark_box
 from worker.faces import FaceAttributes, FaceBox, FaceExpression
-from worker.models.base import FaceInputs
+from worker.models.base import FaceInputs, role_network
 from worker.models.cydral import AGE_RANGE_MASS, age_interval
 from worker.models.engine import Engine, Network
 from worker.options import PipelineOptions
@@ -206,14 +206,14 @@ def load(
 ) -> FaceApiModel:
     """The pack's landmark model, AgeGenderNet and (when `expression`) the two expression
     networks, as ONNX on `engine`; without `expression`, those are not even read."""
-    expression_nets = (
-        (engine.onnx(model_dir / roles["expression"]), engine.onnx(model_dir / roles["expression_fer"]))
-        if expression
-        else None
-    )
+
+    def network(role: str) -> Network:
+        return role_network(engine, model_dir, roles, role, options)
+
+    expression_nets = (network("expression"), network("expression_fer")) if expression else None
     return FaceApiModel(
         Landmarker(str(model_dir / roles["landmarks"])),
-        engine.onnx(model_dir / roles["age_gender"]),
+        network("age_gender"),
         expression_nets,
         options,
     )

@@ -17,6 +17,7 @@ from shared.result_values import INT8
 from worker.models.prototxt import read_deploy
 from worker.models.ssd import SsdSpec, detection_output, head_blobs, prior_boxes, ssd_spec
 from worker.faces import FaceBox
+from worker.models.base import role_network
 from worker.models.engine import Engine, Network, load_caffe
 from worker.options import PipelineOptions
 
@@ -164,5 +165,5 @@ def load(
         )
     shapes = [(1, 3, height, width) for width, height in (DETECTOR_INPUT, options.verify_input)]
     role = "detector_int8" if engine.precision == INT8 else "detector_onnx"
-    body = engine.onnx(model_dir / roles[role], shapes)
+    body = role_network(engine, model_dir, roles, role, options, shapes)
     return Res10Detector(ConvertedSsd(body, ssd_spec(read_deploy(config.read_text()))), options)
