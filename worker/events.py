@@ -68,7 +68,7 @@ def analysis_retried(analysis_id: str, tenant: str, error: BaseException) -> Non
 
 
 def hard_limit_struck(analysis_id: str, tenant: str, strikes: int) -> None:
-    """The hard limit killed a run that did not end the job: it runs again after its lease
+    """The hard limit killed a run that did not end the job: the sweeper sends it again
     (`strikes` 1), or another attempt holds it or it ended (0)."""
     fields = {"strikes": strikes}
     log_job_event(log, "hard_limit", analysis_id, tenant, fields, logging.WARNING)

@@ -21,9 +21,9 @@ DECODE_TOO_LONG = "Decoding the image took too long; it is refused as it is."
 # The hard limit is struck by the worker's main process, which cannot tell an attempt stuck in
 # C code from one that ended but whose end it did not hear: with Redis cut off, its event loop
 # waits out the broker's reconnection, and once back it fires the limit's timer before it reads
-# the pool's finished task. So the first strike leaves the job to its lease (the sweeper sends it
-# again) and only the second ends it `timeout`: a job stuck for real costs two hard limits of a
-# pool process, not one.
+# the pool's finished task. So the first strike ends the attempt's lease (the sweeper sends the
+# job again within a round) and only the second ends the job `timeout`: a job stuck for real
+# costs two hard limits of a pool process, not one.
 HARD_LIMIT_STRIKES = 2
 
 

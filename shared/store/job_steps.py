@@ -146,10 +146,11 @@ class JobSteps(KeyedStore):
         return self._end(analysis_id, JobStatus.FAILED, code.value, message)
 
     def strike_hard_limit(self, analysis_id: str, attempt: str) -> int:
-        """Count a hard-limit strike on the running job `attempt` (a task id) holds; the job's
+        """Count a hard-limit strike on the running job `attempt` (a task id) holds and end
+        that attempt's lease (the sweeper sends the job again on its next round); the job's
         strikes so far, 0 if the attempt no longer holds it."""
-        job_key = self.analysis_key("job", analysis_id)
-        return int(self._strike_hard_limit(keys=[job_key], args=[attempt]))
+        keys = [self.analysis_key("job", analysis_id), self.key("sweep", "running")]
+        return int(self._strike_hard_limit(keys=keys, args=[attempt]))
 
     def _end(
         self,

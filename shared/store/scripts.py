@@ -191,14 +191,22 @@ return start(KEYS[1], now_ms(), ARGV[1], ARGV[2], ARGV[3], ARGV[4], KEYS[2], KEY
 )
 
 # Counts a hard-limit strike on a running job, only while the attempt struck still holds it
-# (worker/failures.py says why the first strike does not end the job). Returns the job's strikes
-# so far, 0 when the attempt no longer holds the job (it ended, was deleted, or another runs it).
-# JobSteps.strike_hard_limit. KEYS[1] job:{id}  ARGV[1] the attempt (the task id)
-STRIKE_HARD_LIMIT = """
+# (worker/failures.py says why the first strike does not end the job), and ends that attempt's
+# lease now: its process was killed, and a lease it had renewed (its message redelivered) would
+# otherwise keep the job from the sweeper for up to a lease more. Returns the job's strikes so
+# far, 0 when the attempt no longer holds the job (it ended, was deleted, or another runs it).
+# JobSteps.strike_hard_limit. KEYS[1] job:{id}  [2] sweep:running  ARGV[1] the attempt (task id)
+STRIKE_HARD_LIMIT = (
+    NOW_MS
+    + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' or
    redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
+local now = now_ms()
+redis.call('HSET', KEYS[1], 'lease_until', now)
+redis.call('ZADD', KEYS[2], 'XX', now, KEYS[1])
 return redis.call('HINCRBY', KEYS[1], 'hard_limits', 1)
 """
+)
 
 # Ends a pending job in one step: outcome, TTLs, counter, long-pollers woken; a succeeded job
 # keeps its result and names its annotated image (ARGV[8], the blob's token). A job deleted (or

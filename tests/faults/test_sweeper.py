@@ -150,6 +150,23 @@ def test_an_attempt_holds_its_job_for_its_lease_against_other_attempts() -> None
         assert store.counters()["executions"] == 3
 
 
+def test_a_hard_limit_strike_ends_the_attempts_lease_and_only_its_own() -> None:
+    # The worker's main process counts a strike when the hard limit kills a run; the job is due
+    # for the sweeper at once, though its lease (renewed by a redelivery) may have had long to go.
+    with running_redis() as server:
+        store = store_for(server.url)
+        photo = astronaut_jpeg(37)
+        analysis_id = analysis_id_for(photo)
+        store.claim(analysis_id, len(photo), "pack", None, upload=UNWRITTEN)
+        assert store.mark_running(analysis_id, "first")
+        assert store.take_due(ANALYZE_QUEUE, 10)[0] == []  # a healthy attempt holds it
+        assert store.strike_hard_limit(analysis_id, "other") == 0  # not the attempt holding it
+        assert store.strike_hard_limit(analysis_id, "first") == 1
+        due, _ = store.take_due(ANALYZE_QUEUE, 10)
+        assert [job.id for job in due] == [analysis_id]
+        assert store.mark_running(analysis_id, "second")  # the message the sweeper sends
+
+
 def test_jobs_waiting_in_the_queue_past_the_lease_are_not_sent_again() -> None:
     # No worker: three jobs wait, and one message is lost. Sweeping (here, in this process) sends
     # only the lost one, once the lease has passed, to the head of the queue; the two still
