@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -165,10 +166,13 @@ class SwiftS3:
         self._spawn("memcached", memcached + (["-u", "root"] if os.geteuid() == 0 else []))
         for kind in SERVERS:
             self._spawn_server(kind)
+        # A request to a server not yet listening counts against it in the proxy, which stops
+        # trying a node (503, s3api's SlowDown) for a minute once it has failed ten times.
+        for kind in SERVERS:
+            poll(lambda kind=kind: self._listens(kind), 60, f"Swift's {kind} server to listen")
         self.start_proxy()
-        # The proxy answers before the account and container servers do: until then the bucket's
-        # creation gets 503 (s3api's SlowDown).
         poll(self._bucket_created, 60, "Swift to create the bucket", every=0.2)
+        poll(self._object_written, 60, "Swift to write an object", every=0.2)
 
     def start_proxy(self) -> None:
         self._spawn_server("proxy")
@@ -203,11 +207,33 @@ class SwiftS3:
             raise
         return True
 
-    def _answers(self) -> bool:
+    def _listens(self, kind: str) -> bool:
+        self._assert_running()
+        try:
+            socket.create_connection(("127.0.0.1", self.ports[kind]), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def _object_written(self) -> bool:
+        client = self.client()
+        try:
+            client.put_object(Bucket=BUCKET, Key="ready-probe", Body=b"ready")
+        except ClientError as error:
+            if error.response["ResponseMetadata"]["HTTPStatusCode"] == 503:
+                return False
+            raise
+        client.delete_object(Bucket=BUCKET, Key="ready-probe")
+        return True
+
+    def _assert_running(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
                 log = (self.folder / f"{name}.log").read_text()[-2000:]
                 raise AssertionError(f"Swift's {name} exited with {process.returncode}: {log}")
+
+    def _answers(self) -> bool:
+        self._assert_running()
         try:
             self.client().list_buckets()
         except (BotoCoreError, ClientError):
