@@ -2,7 +2,8 @@
 
 One photo through the whole service (API + Redis + Celery) against the in-process pipeline,
 the CPU each part spends per photo (the queue path: API, Redis, the worker's main process and
-what its pool process spends beyond the pipeline), and the response time of a dedup hit.
+what its pool process spends beyond the pipeline), the API's CPU per request that costs no
+analysis (health check, a finished result, a dedup hit), and the response time of a dedup hit.
 
     python -m bench.speed.service [--runs 40]
 """
@@ -71,6 +72,27 @@ def service_latencies(
     return full, hits, cpu
 
 
+def api_cpu_by_request(stack: Stack, image: bytes, count: int) -> dict[str, float]:
+    """The API's CPU per request of each kind that costs no analysis, `count` of each on one
+    keep-alive connection (after `image` was analysed): what a request costs by itself, and so
+    how much of a new photo's API CPU is its own work (the claim, the blob, the task message)."""
+    api = stack.processes["API"].pid
+    analysis_id = load.one_submission(stack.url, image)["id"]
+    requests = {
+        "GET /healthz": ("GET", "/healthz", None),
+        "GET a finished analysis": ("GET", f"/v1/analyses/{analysis_id}", None),
+        "POST a dedup hit": ("POST", "/v1/analyses", image),
+    }
+    cpu = {}
+    for name, (method, path, body) in requests.items():
+        before = sum(cpu_seconds(pid) for pid in [api, *child_pids(api)])
+        for _ in range(count):
+            load.call(stack.url, method, path, body)
+        after = sum(cpu_seconds(pid) for pid in [api, *child_pids(api)])
+        cpu[name] = (after - before) / count * 1000
+    return cpu
+
+
 def cpu_table(cpu: dict[str, float], pipeline_cpu: float) -> dict[str, float]:
     """Print each part's CPU per image and the queue path's: the API, Redis, the worker's main
     process and what its pool process spends beyond the in-process pipeline."""
@@ -123,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--throughput-images", type=int, default=201)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=500, help="of each kind, for API CPU")
     args = parser.parse_args(argv)
     images = photos(args.runs)
     cv2.setNumThreads(1)
@@ -136,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_cpu = (time.process_time() - cpu_started) / len(images) * 1000
     with local_stack(workers=1) as stack:
         full, hits, cpu = service_latencies(stack, images)
+        by_request = api_cpu_by_request(stack, images[0], args.requests)
     added = [f - p for f, p in zip(full, in_process, strict=True)]
     rows = [
         ["in-process pipeline", median(in_process), percentile(in_process, 0.95)],
@@ -154,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     cpu_ms = cpu_table(cpu, pipeline_cpu)
     print()
+    title = f"API CPU per request that costs no analysis ({args.requests} each)"
+    print(table(["request", "API CPU ms"], list(by_request.items()), title))
+    print()
     rates = throughput_table(args.throughput_images, args.rounds)
     save(
         "service",
@@ -163,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             "dedup_hit_ms": hits,
             "median_added_ms": float(np.median(added)),
             "cpu_ms_per_photo": cpu_ms,
+            "api_cpu_ms_per_request": by_request,
             **rates,
         },
     )
