@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from bench.accuracy import packs as accuracy
@@ -94,13 +95,36 @@ class ShiftedDetector:
         ]
 
 
-def one_pixel_moves(pipeline: Pipeline) -> dict[str, accuracy.Analyse]:
-    """The pipeline with its boxes moved one pixel right, left, down and up."""
+def moved_photo(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The photo moved by (dx, dy) pixels (at most one), the uncovered edge repeating its
+    neighbours."""
+    height, width = image.shape[:2]
+    padded = cv2.copyMakeBorder(image, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    return padded[1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
+
+
+class MovedPhotoDetector(ShiftedDetector):
+    """The reference's detector on its photo moved by (dx, dy) pixels, its boxes moved back.
+    Moving the boxes after detection keeps every score, so it never changes a face count; the
+    detector's own input moving by a pixel does."""
+
+    def detect(self, image: np.ndarray, min_score: float) -> list[FaceBox]:
+        return [
+            dataclasses.replace(face, x=face.x - self.dx, y=face.y - self.dy)
+            for face in self.detector.detect(moved_photo(image, self.dx, self.dy), min_score)
+        ]
+
+
+def one_pixel_moves(pipeline: Pipeline, photo: bool = False) -> dict[str, accuracy.Analyse]:
+    """The pipeline with its boxes (or the photo its detector sees) moved one pixel right, left,
+    down and up."""
     moved: dict[str, accuracy.Analyse] = {}
     for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
         shifted = copy.copy(pipeline)
-        shifted.detector = ShiftedDetector(pipeline.detector, dx, dy)
-        moved[f"boxes moved ({dx:+d}, {dy:+d}) px"] = functools.cache(accuracy.readface(shifted))
+        detector = MovedPhotoDetector if photo else ShiftedDetector
+        shifted.detector = detector(pipeline.detector, dx, dy)
+        name = f"{'photo' if photo else 'boxes'} moved ({dx:+d}, {dy:+d}) px"
+        moved[name] = functools.cache(accuracy.readface(shifted))
     return moved
 
 

@@ -1,15 +1,18 @@
 """Do the OpenVINO engines give cv2.dnn's answers, within its own noise? About 25 min.
 
 Parity of the engines with the reference (cv2.dnn): every photo of ../shared/eval through
-OpenVINO `exact` and `fast` and through `opencv`, faces paired by box overlap, and the gates of
-issue 13 checked.
+OpenVINO `exact`, `fast` and `int8` and through `opencv`, faces paired by box overlap, and the
+gates of issue 13 checked.
 
 Gates: `exact` vs `opencv`: the same face count on every photo, box IoU >= 0.999, the same
-gender labels and age ranges, age years within 0.05. `fast` vs `opencv`: the same face count on
-every group photo and portrait, gender flips <= 0.5% of faces, mean |age change| <= 0.5 years,
-and every figure of bench.accuracy.packs's table within the noise of the reference's own
-figures when its boxes move by one pixel (each direction in turn), or a paired bootstrap
-interval of the change holding 0 (bench/accuracy/noise_gate.py), from the same analyses.
+gender labels and age ranges, age years within 0.05. `fast` and `int8` vs `opencv`, each within
+the noise of the reference's own answers when its boxes move by one pixel (each direction in
+turn; the most of the four): gender flips <= 0.5% of faces and mean |age change| <= 0.5 years
+(or the moved runs' figures, if more), and every figure of bench.accuracy.packs's table within
+the moved runs' figures, or a paired bootstrap interval of the change holding 0
+(bench/accuracy/noise_gate.py), from the same analyses; and photos with a changed face count
+(over all sets together) no more than the reference has when the photo its detector sees moves
+by one pixel (the most of the four moves: moved boxes keep every score and every count).
 
     python -m bench.accuracy.parity [--limit N] [--eval-dir DIR] [--full-precision ROLE,ROLE]
 """
@@ -127,20 +130,27 @@ def flips_and_years(sets: dict[str, SetParity]) -> tuple[float, float]:
     )
 
 
+def count_changes(sets: dict[str, SetParity]) -> int:
+    """The photos whose face count changed, over all sets."""
+    return sum(p.count_changes for p in sets.values())
+
+
 def gates(
-    precision: str, sets: dict[str, SetParity], noise: tuple[float, float] = (0.0, 0.0)
+    precision: str,
+    sets: dict[str, SetParity],
+    noise: tuple[float, float] = (0.0, 0.0),
+    count_noise: int = 0,
 ) -> list[tuple[str, bool]]:
     """Each gate of the precision, and whether it holds over all sets. A variant not `exact` may
-    flip genders and move ages as much as the reference's own one-pixel moves do (`noise`: the
-    most of the four) or FAST_FLIPS and FAST_MEAN_YEARS, whichever is more."""
+    change face counts on as many photos as the reference does when its photo moves by one pixel
+    (`count_noise`: the most of the four moves), and flip genders and move ages as much as it
+    does when its boxes move by one pixel (`noise`) or FAST_FLIPS and FAST_MEAN_YEARS, whichever
+    is more."""
     changes = [c for parity in sets.values() for c in parity.changes]
-    same_counts = (
-        "same face count on every photo",
-        all(not p.count_changes for p in sets.values()),
-    )
+    counts_changed = count_changes(sets)
     if precision == EXACT:
         return [
-            same_counts,
+            ("same face count on every photo", not counts_changed),
             (f"box IoU >= {EXACT_IOU}", all(c.iou >= EXACT_IOU for c in changes)),
             ("same gender labels", not any(c.gender_flip for c in changes)),
             ("same age ranges", not any(c.range_change for c in changes)),
@@ -148,8 +158,15 @@ def gates(
         ]
     flips, mean_years = flips_and_years(sets)
     flip_limit, years_limit = max(FAST_FLIPS, noise[0]), max(FAST_MEAN_YEARS, noise[1])
+    # Over all sets together, as the flips and years are: a changed count is a borderline score
+    # on a photo or two, too rare for a limit per set to say more than where one happened to be.
+    photos = "photo" if counts_changed == 1 else "photos"
     return [
-        same_counts,
+        (
+            f"face count changed on {counts_changed} {photos} <= {count_noise} "
+            "(the reference's photo moved one pixel)",
+            counts_changed <= count_noise,
+        ),
         (f"gender flips {flips:.2%} <= {flip_limit:.2%}", flips <= flip_limit),
         (f"mean |age change| {mean_years:.3f} <= {years_limit:.3f}", mean_years <= years_limit),
     ]
@@ -182,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     reference_name, *variants = pipelines
     # The reference's own noise: exact (the reference's answers, faster) with its boxes moved.
     moves = noise_gate.one_pixel_moves(pipelines[f"openvino {EXACT}"])
-    analysers.update(moves)
-    others = [*variants, *moves]
+    # Its noise in face counts: moved boxes keep every score, a moved photo does not.
+    photo_moves = noise_gate.one_pixel_moves(pipelines[f"openvino {EXACT}"], photo=True)
+    analysers.update(moves | photo_moves)
+    others = [*variants, *moves, *photo_moves]
     photos = eval_photos(args.eval_dir, args.limit)
     parity: dict[str, dict[str, SetParity]] = {name: {} for name in others}
     for set_name, images in photos.items():
@@ -249,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         noise = {name: [str(v) for v in verdicts] for name, verdicts in figure_verdicts.items()}
     moved = [flips_and_years(parity[name]) for name in moves]
     worst_move = (max(m[0] for m in moved), max(m[1] for m in moved))
+    worst_count_move = max(count_changes(parity[name]) for name in photo_moves)
     verdicts = {}
     for name in variants:
         sets = parity[name]
         effective = pipelines[name].engine.precision
-        verdicts[name] = gates(effective, sets, worst_move)
+        verdicts[name] = gates(effective, sets, worst_move, worst_count_move)
         if effective != EXACT and scored:
             verdicts[name].append(noise_gate.gate(figure_verdicts[name]))
         print(f"{name} (runs as {effective}):")
