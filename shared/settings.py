@@ -36,11 +36,12 @@ class Settings:
     max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast|int8): worker/models/engine.py.
-    # `fast` (bf16 where the CPU has it, else fp32; AgeGenderNet always fp32) is held to
-    # bench.accuracy.parity's gates, which allow the noise of the reference's own boxes moved by
-    # one pixel (issue 30; docs/models.md says which answers move and by how much).
+    # `int8` (res10 quantised to int8, the other networks as under `fast`: bf16 where the CPU
+    # has it, AgeGenderNet always fp32) is held to bench.accuracy.parity's gates, which allow the
+    # noise of the reference's own input moved by one pixel (issue 30; docs/models.md says which
+    # answers move and by how much).
     engine: str = "openvino"
-    precision: str = "fast"
+    precision: str = "int8"
     # What each face's result holds (READFACE_ATTRIBUTES, comma-separated): gender and age always;
     # leaving out `expression` leaves the field out and the expression network unloaded.
     attributes: tuple[str, ...] = ATTRIBUTES
