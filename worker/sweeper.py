@@ -51,21 +51,38 @@ class Sweeper:
         more = True
         while more:
             due, more = self.store.take_due(ANALYZE_QUEUE, STEP_LIMIT)
-            task_ids = []
+            if not due:
+                break
+            task_ids: list[str] = []
+            try:
+                self._send(due, task_ids)
+            except BaseException:
+                self.store.give_back(due[len(task_ids) :])
+                raise
+            self.store.to_front(ANALYZE_QUEUE, task_ids[::-1])
+            sent += due
+        return sent
+
+    def _send(self, due: list[DueJob], task_ids: list[str]) -> None:
+        """A message for each job, its task id appended to `task_ids` once sent. On a broker
+        connection of this round's own: the app's pooled producers share the worker's broker
+        connection, and after a partition one of their channels was left without a connection
+        (kombu raised AttributeError, which its retries do not catch)."""
+        with self.app.connection_for_write() as connection:
             for job in due:
                 args = task_args(job.tenant, job.id)
-                task_ids.append(self.app.send_task(ANALYZE_TASK, args=args).id)
+                task_ids.append(
+                    self.app.send_task(ANALYZE_TASK, args=args, connection=connection).id
+                )
                 log_job_event(log, "resent", job.id, job.tenant, level=logging.WARNING)
-                sent.append(job)
-            self.store.to_front(ANALYZE_QUEUE, task_ids[::-1])
-        return sent
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):
             try:
                 self.sweep()
             # Redis or the broker away, or anything else: this round is lost, not the sweeper.
-            # A job taken but not sent is due again one lease later.
+            # A job taken but not sent is given back, due at the next round (or, if Redis was
+            # away too, one lease later).
             except Exception:
                 log.exception("sweep failed; trying again in %g s", self.interval)
 

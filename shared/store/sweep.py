@@ -130,6 +130,14 @@ class Sweeps(KeyedStore):
         )
         return [self.job_ref(key.decode()) for key in taken], bool(more)
 
+    def give_back(self, jobs: list[DueJob]) -> None:
+        """Jobs take_due gave but whose message could not be sent: due again at the next sweep,
+        not a lease later. Each is marked as never sent (the oldest, so the count of SWEEP's
+        second kind takes it first); one started meanwhile has left the index and stays out."""
+        if jobs:
+            keys = {self.analysis_key("job", job.id, job.tenant): 0 for job in jobs}
+            self.redis.zadd(self.key("sweep", "queued"), keys, xx=True)
+
     def to_front(self, queue: str, task_ids: list[str]) -> int:
         """Move the messages of these tasks, just sent, to the head of `queue` (the last one
         given ends up first); how many were found (see TO_FRONT)."""

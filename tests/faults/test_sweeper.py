@@ -12,7 +12,9 @@ import time
 
 import pytest
 import redis
+from kombu.exceptions import OperationalError
 
+from cli.processes import free_port, redis_url
 from harness.images import astronaut_jpeg, slow_png
 from harness.service import (
     UNWRITTEN,
@@ -165,6 +167,27 @@ def test_a_hard_limit_strike_ends_the_attempts_lease_and_only_its_own() -> None:
         due, _ = store.take_due(ANALYZE_QUEUE, 10)
         assert [job.id for job in due] == [analysis_id]
         assert store.mark_running(analysis_id, "second")  # the message the sweeper sends
+
+
+def test_a_job_taken_but_not_sent_is_due_again_at_the_next_sweep() -> None:
+    # A sweeper took a due job, then its broker connection failed (at a partition's end the
+    # worker's pooled producer had lost its connection): the job must not wait a lease more for
+    # a message, since no other may come.
+    with running_redis() as server:
+        store = store_for(server.url)
+        photo = astronaut_jpeg(39)
+        analysis_id = analysis_id_for(photo)
+        store.claim(analysis_id, len(photo), "pack", None, upload=UNWRITTEN)
+        assert store.mark_running(analysis_id, "first")
+        assert store.strike_hard_limit(analysis_id, "first") == 1  # due now
+        broker_down = create_celery_app(Settings(redis_url=redis_url(free_port())))
+        with pytest.raises(OperationalError):
+            Sweeper(store, broker_down).sweep()
+        assert store.redis.llen(ANALYZE_QUEUE) == 0
+        sweeper = Sweeper(store, create_celery_app(Settings(redis_url=server.url)))
+        assert sweeper.sweep() == [DueJob("", analysis_id)]
+        assert store.redis.llen(ANALYZE_QUEUE) == 1
+        assert sweeper.sweep() == []  # sent once
 
 
 def test_jobs_waiting_in_the_queue_past_the_lease_are_not_sent_again() -> None:
