@@ -148,6 +148,7 @@ def test_a_killed_and_a_partitioned_worker_lose_no_job(
     docker("kill", lost)
     docker("network", "disconnect", network, cut)
     in_flight = [i for i, s in zip(ids, statuses(client, ids), strict=True) if s == b"running"]
+    assert in_flight, "the fault found no job running: it tested nothing"
     time.sleep(partition_seconds)  # the fault's duration, not a wait for something to happen
     docker("network", "connect", network, cut)
     until_ended(client, in_flight, "the in-flight jobs to end", started)
