@@ -17,8 +17,10 @@ Compiled networks are cached in a directory (OpenVINO's model cache, the data di
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +31,6 @@ import openvino.properties as props
 import openvino.properties.hint as hints
 
 from shared.result_values import ENGINES, EXACT, FAST, INT8, PRECISIONS
-
 
 Shape = tuple[int, ...]
 # The model cache's directory under the data directory.
@@ -105,9 +106,15 @@ class OpenVINONetwork:
     number of faces in a batch). docs/performance.md has the figures."""
 
     def __init__(
-        self, core: ov.Core, path: Path, config: dict[str, object], shapes: Sequence[Shape]
+        self,
+        core: ov.Core,
+        path: Path,
+        config: dict[str, object],
+        shapes: Sequence[Shape],
+        cache_dir: Path | None = None,
     ) -> None:
         self._core, self._path, self._config = core, path, config
+        self._cache_dir = cache_dir
         # The model is read again for a dynamic compile, not kept: compiled networks imported
         # from the model cache hold their own weights, and a kept model would double them
         # (18 MB more RSS per process with the default pack).
@@ -118,7 +125,9 @@ class OpenVINONetwork:
     def _compile(self, model: ov.Model, shape: list[int]) -> ov.InferRequest:
         model = model.clone()
         model.reshape({model.inputs[0]: ov.PartialShape(shape)})
-        return self._core.compile_model(model, "CPU", self._config).create_infer_request()
+        with cache_writes(self._cache_dir):
+            compiled = self._core.compile_model(model, "CPU", self._config)
+        return compiled.create_infer_request()
 
     def _request(self, shape: Shape) -> ov.InferRequest:
         request = self._requests.get(shape)
@@ -154,6 +163,7 @@ class OpenVINOEngine:
         self, precision: str, *, flush_denormals: bool = True, cache_dir: Path | None = None
     ) -> None:
         self._core = ov.Core()
+        self._cache_dir = cache_dir
         if cache_dir is not None:
             self._core.set_property({props.cache_dir: str(cache_dir)})
         bf16 = precision in (FAST, INT8) and cpu_has_bf16(self._core)
@@ -177,7 +187,21 @@ class OpenVINOEngine:
         config = self._config
         if full_precision:
             config = {**config, hints.inference_precision: ov.Type.f32}
-        return OpenVINONetwork(self._core, path, config, shapes)
+        return OpenVINONetwork(self._core, path, config, shapes, self._cache_dir)
+
+
+@contextlib.contextmanager
+def cache_writes(cache_dir: Path | None) -> Iterator[None]:
+    """Held around a compile that may read or write the model cache in `cache_dir`, one process
+    at a time: OpenVINO writes a compiled network's file, then sets its permissions, and worker
+    processes starting together on an empty cache failed on each other's files ("cannot set
+    permissions: No such file or directory")."""
+    if cache_dir is None:
+        yield
+        return
+    with (cache_dir / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def check_engine(name: str, precision: str) -> None:
