@@ -22,7 +22,7 @@ from harness.images import astronaut_grid, astronaut_rgb, astronaut_scene, encod
 from harness.paths import MODEL_DIR
 from shared.result_values import EXACT, FAST, INT8
 from shared.settings import Settings, get_settings
-from worker.models.engine import OPENVINO_CACHE, OpenCVEngine, cpu_has_bf16, load_engine
+from worker.models.engine import OpenCVEngine, cpu_has_bf16, load_engine
 from worker.models.prototxt import read_deploy
 from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
 from worker.models.ssd import detection_output, head_blobs, ssd_spec
@@ -271,47 +271,3 @@ def test_int8_finds_the_reference_faces_and_says_int8(reference) -> None:  # typ
     assert [name for name, per_photo in changes.items() if per_photo is None] == []
     pipeline = load_pipeline(Settings(model_dir=MODEL_DIR, precision=INT8))
     assert pipeline.analyze(encode(astronaut_rgb())).result["model"]["precision"] == INT8
-
-
-def test_compiled_networks_are_cached_in_the_data_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(model_dir=MODEL_DIR, data_dir=tmp_path)
-    first = load_pipeline(settings).analyze(encode(astronaut_rgb())).result["faces"]
-    cached = sorted((tmp_path / OPENVINO_CACHE).iterdir())
-    assert cached
-    # a second load imports them: the same answers, no new compiled network
-    assert load_pipeline(settings).analyze(encode(astronaut_rgb())).result["faces"] == first
-    assert sorted((tmp_path / OPENVINO_CACHE).iterdir()) == cached
-
-
-# A worker process starting: the pipeline loaded with a data directory (its model cache).
-LOAD_WITH_CACHE = """
-import sys
-from pathlib import Path
-from shared.settings import Settings
-from worker.pipeline import load_pipeline
-load_pipeline(Settings(model_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2])))
-"""
-
-
-def test_processes_starting_together_on_an_empty_cache_all_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Without the cache's lock (engine.cache_writes), about one process in 30 failed here on
-    # another's half-written file: a race, so this can miss it, but never fails with the lock.
-    starts = [
-        subprocess.Popen(
-            [sys.executable, "-c", LOAD_WITH_CACHE, str(MODEL_DIR), str(tmp_path)],
-            cwd=MODEL_DIR.parent,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(6)
-    ]
-    errors = [start.communicate(timeout=300)[1] for start in starts]
-    assert [start.returncode for start in starts] == [0] * 6, errors
-    assert list((tmp_path / OPENVINO_CACHE).glob("*.blob"))
-
-
-def test_a_data_directory_that_cannot_be_made_means_no_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # as in the worker image without a data volume: the networks are compiled at each start
-    (tmp_path / "a-file").touch()
-    settings = Settings(model_dir=MODEL_DIR, data_dir=tmp_path / "a-file" / "data")
-    assert load_pipeline(settings).analyze(encode(astronaut_rgb())).result["faces"]
