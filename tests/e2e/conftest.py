@@ -17,6 +17,9 @@ from cli.processes import free_port
 from harness.paths import REPO
 from harness.service import Api, running_api, running_redis, running_worker, service_env, wait_ready
 
+# Bytes waiting per client: room for the real-photo corpus (103 MiB of quota) sent twice.
+CORPUS_QUOTA = 256 * 1024 * 1024
+
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
@@ -37,8 +40,11 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def stack(redis_url: str) -> Iterator[Api]:
-    """Redis, one real Celery worker and the API under gunicorn, as deployed."""
-    env = service_env(redis_url)
+    """Redis, one real Celery worker and the API under gunicorn, as deployed, but for the
+    quota of bytes waiting per client: the real-photo corpus, chosen at once, counts 103 MiB
+    against it, and the default 100 MiB refused its last photo whenever the worker had not ended
+    one before it (tests/e2e/test_web_real_photos.py, on a busy machine)."""
+    env = service_env(redis_url, READFACE_MAX_QUEUED_BYTES_PER_CLIENT=str(CORPUS_QUOTA))
     with running_worker(env), running_api(env) as api:
         wait_ready(api)
         yield api
