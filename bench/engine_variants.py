@@ -41,13 +41,16 @@ def engine_settings(args: argparse.Namespace) -> Settings:
 
 
 def add_full_precision_option(parser: argparse.ArgumentParser) -> None:
-    """--full-precision ROLE,ROLE: the networks computing in fp32 under `fast` and `int8`
-    (default: what ships, PipelineOptions.full_precision; "" for none)."""
+    """--full-precision ROLE,ROLE: the networks computing in fp32 under both `fast` and `int8`
+    (default: what ships, PipelineOptions.full_precision and int8_full_precision; "" for
+    none)."""
+    shipped = f"{','.join(SHIPPED.full_precision)} under fast, "
+    shipped += f"{','.join(SHIPPED.int8_full_precision) or 'none'} under int8"
     parser.add_argument(
         "--full-precision",
         default=None,
-        help="comma-separated manifest roles kept fp32 under fast and int8 (default: "
-        f"{','.join(SHIPPED.full_precision)}; '' for none)",
+        help=f"comma-separated manifest roles kept fp32 under fast and int8 (default: {shipped}; "
+        "'' for none)",
     )
 
 
@@ -56,7 +59,7 @@ def full_precision_options(args: argparse.Namespace) -> PipelineOptions:
     if args.full_precision is None:
         return SHIPPED
     roles = tuple(role for role in args.full_precision.split(",") if role)
-    return dataclasses.replace(SHIPPED, full_precision=roles)
+    return dataclasses.replace(SHIPPED, full_precision=roles, int8_full_precision=roles)
 
 
 def variant_pipelines(

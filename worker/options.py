@@ -113,14 +113,16 @@ class PipelineOptions:
     # cropped faces. A round value, not fitted to any labels.
     levi_hassner_margin: float = 0.2
 
-    # The networks (manifest roles) that compute in fp32 under `fast` and `int8`; the others run
-    # in bf16 where the CPU has it (worker/models/engine.py). Measured, not fitted: with every
-    # network in bf16 the default flipped 4 utkface genders and failed bench.accuracy.parity's
-    # accuracy gate; res10's bf16 and AgeGenderNet's flip 2 each, and either alone holds it.
-    # AgeGenderNet is the one kept fp32 as res10 in bf16 is most of `fast`'s speed (fp32 costs
-    # AgeGenderNet 0.8 ms per portrait, res10 10 ms). The expression networks are not gated.
-    # docs/models.md ("The pipeline") has the table; issue 30.
+    # The networks (manifest roles) that compute in fp32 under `fast`, and under `int8`; the
+    # others run in bf16 where the CPU has it (worker/models/engine.py). Measured, not fitted:
+    # under `fast`, every network in bf16 flipped 4 utkface genders and failed
+    # bench.accuracy.parity's accuracy gate; res10's bf16 and AgeGenderNet's flip 2 each, and
+    # either alone holds it. AgeGenderNet is the one kept fp32 there, as res10 in bf16 is most of
+    # `fast`'s speed. Under `int8` (res10 in int8), AgeGenderNet in bf16 holds every gate, and
+    # saves 0.8 ms of a portrait's 11.8 and 5 ms of a group photo's 36 on a Xeon with AMX. The
+    # expression networks are not gated. docs/models.md ("The pipeline") has the table; issue 30.
     full_precision: tuple[str, ...] = ("age_gender",)
+    int8_full_precision: tuple[str, ...] = ()
 
 
 # What readface ships; benchmarks derive their variants from it.

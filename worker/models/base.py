@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from shared.result_values import INT8
 from worker.faces import FaceAttributes, FaceBox
 from worker.models.engine import Engine, Network, Shape
 from worker.options import PipelineOptions
@@ -66,6 +67,7 @@ def role_network(
     shapes: Sequence[Shape] = (),
 ) -> Network:
     """The ONNX network of a pack's role on `engine`, in fp32 whatever the engine's precision
-    when `options.full_precision` names the role."""
-    full_precision = role in options.full_precision
+    when the options name the role among the networks kept fp32 at that precision."""
+    kept = options.int8_full_precision if engine.precision == INT8 else options.full_precision
+    full_precision = role in kept
     return engine.onnx(model_dir / roles[role], shapes, full_precision=full_precision)
