@@ -36,10 +36,10 @@ class Settings:
     max_queued_bytes_per_client: int = 100 * 1024 * 1024
     min_face_score: float = 0.5
     # Inference engine (opencv|openvino) and precision (exact|fast|int8): worker/models/engine.py.
-    # `int8` (res10 quantised to int8, the other networks as under `fast`: bf16 where the CPU
-    # has it, AgeGenderNet always fp32) is held to bench.accuracy.parity's gates, which allow the
-    # noise of the reference's own input moved by one pixel (issue 30; docs/models.md says which
-    # answers move and by how much).
+    # `int8` (res10 quantised to int8, the other networks in bf16 where the CPU has it; `fast`
+    # keeps AgeGenderNet in fp32, worker/options.py says why) is held to bench.accuracy.parity's
+    # gates, which allow the noise of the reference's own input moved by one pixel (issue 30;
+    # docs/models.md says which answers move and by how much).
     engine: str = "openvino"
     precision: str = "int8"
     # What each face's result holds (READFACE_ATTRIBUTES, comma-separated): gender and age always;

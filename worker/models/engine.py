@@ -9,7 +9,8 @@ Engines and precisions (READFACE_ENGINE, READFACE_PRECISION):
   the engine reports `exact`); `int8` is `fast` with the detector quantised to int8 at model-build
   time (worker/conversion/res10_int8.py), which the detector's loader picks. Under `fast` and
   `int8`, a network whose answers bf16 moves past the reference's own noise is loaded with
-  `full_precision` and computes in fp32 (which ones: PipelineOptions.full_precision, issue 30).
+  `full_precision` and computes in fp32 (which ones: PipelineOptions.full_precision under
+  `fast`, int8_full_precision under `int8`; issue 30).
 
 Compiled networks are cached in a directory (OpenVINO's model cache, the data directory's
 `openvino-cache/`): a process that finds its networks there imports them instead of compiling.
