@@ -1,9 +1,11 @@
-"""What does the service (API, Redis, Celery) add to the pipeline's time? About 3 min.
+"""What does the service (API, Redis, Celery) add to the pipeline's time? About 5 min.
 
 One photo through the whole service (API + Redis + Celery) against the in-process pipeline,
 the CPU each part spends per photo (the queue path: API, Redis, the worker's main process and
 what its pool process spends beyond the pipeline), the API's CPU per request that costs no
-analysis (health check, a finished result, a dedup hit), and the response time of a dedup hit.
+analysis (health check, a finished result, a dedup hit), and the response time of a dedup hit;
+throughput against in-process with 2 processes on 2 shared cores, and with one worker on a core
+of its own (API, Redis and the client on the other).
 
     python -m bench.speed.service [--runs 40]
 """
@@ -11,8 +13,10 @@ analysis (health check, a finished result, a dedup hit), and the response time o
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import Pool
 from typing import Any
 
 import cv2
@@ -26,6 +30,9 @@ from bench.stack import Stack, local_stack
 from harness.service import child_pids
 from shared.settings import get_settings
 from worker.pipeline import load_pipeline
+
+# The cores of dedicated_core_table: the front (API, Redis, client) and the worker.
+FRONT_CORE, WORKER_CORE = 0, 1
 
 
 def photos(count: int) -> list[bytes]:
@@ -117,27 +124,50 @@ def service_rate(url: str, images: list[bytes]) -> float:
     return rate
 
 
+def alternating_rounds(
+    pool: Pool, processes: int, url: str, images: list[bytes], rounds: int, title: str
+) -> tuple[list[list[Any]], float]:
+    """In-process and service throughput in alternating rounds on the same warm processes, so
+    that a slower spell of this shared machine hits both about equally: the table's rows, and
+    the median of the service's share."""
+    load.one_submission(url, images[0])  # warm both sides
+    rows: list[list[Any]] = []
+    for number in range(1, rounds + 1):
+        in_process = pools.pool_throughput(pool, images[1:], processes)
+        service = service_rate(url, images[1:])
+        rows.append([number, in_process, service, f"{service / in_process:.0%}"])
+    columns = ["round", "in-process img/s", "service img/s", "service / in-process"]
+    print(table(columns, rows, title))
+    return rows, median([row[2] / row[1] for row in rows])
+
+
 def throughput_table(count: int, rounds: int) -> dict[str, Any]:
-    """In-process and service throughput with 2 processes, in alternating rounds on the same warm
-    processes, so that a slower spell of this shared machine hits both about equally."""
+    """In-process and service throughput with 2 processes on the 2 cores both share."""
     images = load.distinct_images(count)
-    rows = []
+    title = f"Throughput with 2 processes on 2 cores, {count - 1} distinct portraits per round"
     with pools.pipeline_pool(2) as pool, local_stack(workers=2) as stack:
-        load.one_submission(stack.url, images[0])  # warm both sides
-        for number in range(1, rounds + 1):
-            in_process = pools.pool_throughput(pool, images[1:], 2)
-            service = service_rate(stack.url, images[1:])
-            rows.append([number, in_process, service, f"{service / in_process:.0%}"])
-    ratio = median([row[2] / row[1] for row in rows])
-    print(
-        table(
-            ["round", "in-process img/s", "service img/s", "service / in-process"],
-            rows,
-            f"Throughput with 2 processes on 2 cores, {count - 1} distinct portraits per round",
-        )
-    )
+        rows, ratio = alternating_rounds(pool, 2, stack.url, images, rounds, title)
     print(f"\nservice / in-process (median of rounds): {ratio:.0%}")
     return {"rounds": rows, "ratio": ratio}
+
+
+def dedicated_core_table(count: int, rounds: int) -> dict[str, Any]:
+    """One worker (main and pool process) on a core of its own, the API, Redis and this client
+    on the other, against one in-process pipeline on the worker's core: the service's share as
+    deployed with the front on machines or cores of its own."""
+    images = load.distinct_images(count)
+    title = "The worker on a core of its own (API, Redis and the client on the other), 1 process"
+    with pools.pipeline_pool(1) as pool, local_stack(workers=1) as stack:
+        api, worker = stack.processes["API"].pid, stack.processes["worker"].pid
+        for pid in [api, *child_pids(api), stack.redis_pid, os.getpid()]:
+            os.sched_setaffinity(pid, {FRONT_CORE})
+        for pid in [worker, *child_pids(worker)]:
+            os.sched_setaffinity(pid, {WORKER_CORE})
+        pool.apply(os.sched_setaffinity, (0, {WORKER_CORE}))  # the pool's one process
+        rows, ratio = alternating_rounds(pool, 1, stack.url, images, rounds, title)
+    os.sched_setaffinity(0, {FRONT_CORE, WORKER_CORE})
+    print(f"\nservice / in-process, worker on its own core (median of rounds): {ratio:.0%}")
+    return {"dedicated_rounds": rows, "dedicated_ratio": ratio}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(["request", "API CPU ms"], list(by_request.items()), title))
     print()
     rates = throughput_table(args.throughput_images, args.rounds)
+    if len(os.sched_getaffinity(0)) >= 2:
+        print()
+        rates |= dedicated_core_table(args.throughput_images, args.rounds)
     save(
         "service",
         {
