@@ -31,9 +31,6 @@ from harness.service import child_pids
 from shared.settings import get_settings
 from worker.pipeline import load_pipeline
 
-# The cores of dedicated_core_table: the front (API, Redis, client) and the worker.
-FRONT_CORE, WORKER_CORE = 0, 1
-
 
 def photos(count: int) -> list[bytes]:
     """Distinct JPEGs of one portrait (a different quality each), so none is a dedup hit."""
@@ -156,16 +153,18 @@ def dedicated_core_table(count: int, rounds: int) -> dict[str, Any]:
     on the other, against one in-process pipeline on the worker's core: the service's share as
     deployed with the front on machines or cores of its own."""
     images = load.distinct_images(count)
+    cores = os.sched_getaffinity(0)
+    front_core, worker_core = sorted(cores)[:2]
     title = "The worker on a core of its own (API, Redis and the client on the other), 1 process"
     with pools.pipeline_pool(1) as pool, local_stack(workers=1) as stack:
         api, worker = stack.processes["API"].pid, stack.processes["worker"].pid
         for pid in [api, *child_pids(api), stack.redis_pid, os.getpid()]:
-            os.sched_setaffinity(pid, {FRONT_CORE})
+            os.sched_setaffinity(pid, {front_core})
         for pid in [worker, *child_pids(worker)]:
-            os.sched_setaffinity(pid, {WORKER_CORE})
-        pool.apply(os.sched_setaffinity, (0, {WORKER_CORE}))  # the pool's one process
+            os.sched_setaffinity(pid, {worker_core})
+        pool.apply(os.sched_setaffinity, (0, {worker_core}))  # the pool's one process
         rows, ratio = alternating_rounds(pool, 1, stack.url, images, rounds, title)
-    os.sched_setaffinity(0, {FRONT_CORE, WORKER_CORE})
+    os.sched_setaffinity(0, cores)
     print(f"\nservice / in-process, worker on its own core (median of rounds): {ratio:.0%}")
     return {"dedicated_rounds": rows, "dedicated_ratio": ratio}
 
