@@ -15,6 +15,7 @@ from shared.jpeg_markers import Frame, JpegLayout, read_jpeg_layout
 from shared.png_chunks import decodable_png, read_png_layout
 from shared.webp_chunks import first_frame_still, read_webp_layout
 from worker.fault_injection import pause_at
+from worker.memory_limit import data_room
 
 # A big JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (several times faster
 # than a full decode) as long as the shorter side keeps at least this many pixels: enough for the
@@ -31,6 +32,16 @@ _REDUCED_FLAGS = {
 _MISSING_BLOCK_VALUES = (128, 65)
 _CUT_JPEG = "The JPEG data is truncated"
 OVER_MEMORY = "Decoding the image needs more memory than an analysis process may use."
+# Room libheif needs under the data limit to decode a HEIF into 8-bit BGR: 9 bytes a pixel, 3
+# more past 8 bits a sample, 7 more with alpha, where `python -m bench.speed.heif_room` measured
+# 8.2, 10.3, 14.3 and 16.3 (both) on single images and 4.5 on a grid; and 16 MB for libde265's
+# thread (its 8 MiB stack unless glibc has one cached, its malloc arena).
+HEIF_BYTES_PER_PIXEL, HEIF_DEEP_EXTRA, HEIF_ALPHA_EXTRA = 9, 3, 7
+HEIF_THREAD_ROOM = 16_000_000
+# libheif decodes a grid's tiles one after another in the calling thread (libde265 still starts
+# one thread per tile decoder): the room a decode takes is then the image and one tile, and the
+# tile threads would only race the other analysis processes for the cores.
+pillow_heif.options.DECODE_THREADS = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,21 +176,51 @@ def has_missing_block_edge(pixels: np.ndarray, reduction: int) -> bool:
 
 
 def _decode_heif(data: bytes, max_pixels: int) -> np.ndarray:
-    """HEIF/HEIC to 8-bit BGR. libheif applies the file's rotation and mirror (`irot`/`imir`,
-    which the HEIF spec makes authoritative; pillow-heif then resets the EXIF orientation to 1)."""
+    """HEIF/HEIC to 8-bit BGR, after the pixel cap and the room under the data limit."""
     try:
-        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True, bgr_mode=True)
+        heif = open_heif(data)
         width, height = heif.size  # libheif's own header, read before any pixel is decoded
         if width * height > max_pixels:
             raise InvalidImage(
                 f"The image is {width}x{height} = {width * height:,} pixels, "
                 f"over the limit of {max_pixels:,} for HEIF."
             )
-        pixels = np.asarray(heif)
+        check_heif_room(width * height, heif.info.get("bit_depth", 8), heif.has_alpha)
+        return heif_pixels(heif)
     except (ValueError, EOFError, SyntaxError, RuntimeError, OSError, IndexError) as error:
         raise InvalidImage(f"The HEIF data could not be decoded ({error}).") from error
+
+
+def open_heif(data: bytes) -> pillow_heif.HeifFile:
+    """libheif's reading of the file's boxes; no pixel is decoded until heif_pixels."""
+    return pillow_heif.open_heif(data, convert_hdr_to_8bit=True, bgr_mode=True)
+
+
+def heif_pixels(heif: pillow_heif.HeifFile) -> np.ndarray:
+    """The primary image as 8-bit BGR. libheif applies the file's rotation and mirror
+    (`irot`/`imir`, which the HEIF spec makes authoritative; pillow-heif then resets the EXIF
+    orientation to 1)."""
+    pixels = np.asarray(heif)
     if pixels.ndim == 2:
         return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
     if pixels.shape[2] == 4:
         return cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
     return pixels
+
+
+def heif_room_needed(pixels: int, bit_depth: int, has_alpha: bool) -> int:
+    """Bytes of data-limit room that decoding a HEIF of this many pixels takes at most."""
+    per_pixel = HEIF_BYTES_PER_PIXEL
+    per_pixel += HEIF_DEEP_EXTRA if bit_depth > 8 else 0
+    per_pixel += HEIF_ALPHA_EXTRA if has_alpha else 0
+    return HEIF_THREAD_ROOM + pixels * per_pixel
+
+
+def check_heif_room(pixels: int, bit_depth: int, has_alpha: bool) -> None:
+    """InvalidImage before libheif starts when its decode would not fit under the data limit.
+    The other decoders fail cleanly at the limit; libheif's tile and libde265's worker threads
+    start during the decode, and a thread that cannot allocate its thread-local storage there
+    ends the whole process (glibc: "cannot allocate memory for thread-local data: ABORT")."""
+    room = data_room()
+    if room is not None and heif_room_needed(pixels, bit_depth, has_alpha) > room:
+        raise InvalidImage(OVER_MEMORY)

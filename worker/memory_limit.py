@@ -40,6 +40,15 @@ def status_bytes(field: str, pid: int | str = "self") -> int:
     return 0
 
 
+def data_room() -> int | None:
+    """Bytes this process may still map under its data limit (RLIMIT_DATA less VmData, as the
+    kernel counts them); None when it has no limit (the CLI, a solo or threads pool)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(soft - status_bytes("VmData"), 0)
+
+
 def limit_memory(ceiling_mb: int) -> int:
     """Set this process's data limit (soft and hard: it cannot be raised again) so that its
     resident set stays under `ceiling_mb`; returns the limit in bytes."""
