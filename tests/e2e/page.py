@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import mimetypes
 from pathlib import Path
 from typing import Literal
 
@@ -21,20 +20,26 @@ LAPTOP, PHONE = (1280, 800), (390, 844)
 # Where the tests leave a screenshot of each state of the page for people to review.
 SCREENSHOTS = REPO / "var" / "screenshots"
 # The Files a real drag from the desktop, or a paste, delivers (a DataTransfer of them):
-# WebDriver has neither native file drag-and-drop nor a clipboard.
+# WebDriver has neither native file drag-and-drop nor a clipboard. The Files come from a file
+# input of the test's own, given the paths as the file chooser is: the browser reads them from
+# disk and types them by extension itself, however big they are.
+STAGING_INPUT_JS = """
+const input = document.createElement("input");
+input.type = "file";
+input.multiple = true;
+document.body.append(input);
+return input;
+"""
 FILES_JS = """
-const [names, types, payloads] = arguments;
 const transfer = new DataTransfer();
-names.forEach((name, i) => {
-  const bytes = Uint8Array.from(atob(payloads[i]), (c) => c.charCodeAt(0));
-  transfer.items.add(new File([bytes], name, {type: types[i]}));
-});
+for (const file of arguments[0].files) transfer.items.add(file);
+arguments[0].remove();
 """
 DROP_FILES_JS = (
     FILES_JS
     + """
 for (const type of ["dragenter", "dragover", "drop"]) {
-  arguments[3].dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true,
+  arguments[1].dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true,
                                                   cancelable: true}));
 }
 """
@@ -76,22 +81,24 @@ def choose_files(browser: WebDriver, *paths: Path) -> None:
     browser.find_element(By.ID, "file-input").send_keys("\n".join(str(p) for p in paths))
 
 
-def _files(paths: tuple[Path, ...]) -> list[list[str]]:
-    """Names, types (what each extension says, as the browser sets it: empty when unknown)
-    and base64 contents, as FILES_JS takes them."""
-    types = [mimetypes.guess_type(p.name)[0] or "" for p in paths]
-    payloads = [base64.b64encode(p.read_bytes()).decode() for p in paths]
-    return [[p.name for p in paths], types, payloads]
+def _staged(browser: WebDriver, paths: tuple[Path, ...]) -> WebElement:
+    """A file input of the test's own holding the files, for FILES_JS to take them from; the
+    focus stays where it was, as a drag or a paste leaves it."""
+    focused = browser.switch_to.active_element
+    staging: WebElement = browser.execute_script(STAGING_INPUT_JS)
+    staging.send_keys("\n".join(str(p) for p in paths))
+    browser.execute_script("arguments[0].focus()", focused)
+    return staging
 
 
 def drop_files(browser: WebDriver, target: WebElement, *paths: Path) -> None:
     """Drop files from the desktop onto the target element."""
-    browser.execute_script(DROP_FILES_JS, *_files(paths), target)
+    browser.execute_script(DROP_FILES_JS, _staged(browser, paths), target)
 
 
 def paste_files(browser: WebDriver, *paths: Path) -> None:
     """Paste files (as a copied image arrives) where the focus is."""
-    browser.execute_script(PASTE_FILES_JS, *_files(paths))
+    browser.execute_script(PASTE_FILES_JS, _staged(browser, paths))
 
 
 def cards(browser: WebDriver) -> list[WebElement]:
