@@ -18,6 +18,7 @@ from harness.service import (
     UNWRITTEN,
     Api,
     assert_error,
+    poll,
     running_api,
     running_redis,
     running_worker,
@@ -149,14 +150,18 @@ def test_a_flood_of_one_client_does_not_delay_another_clients_photo(
     with running_redis() as server:
         env = fairness_env(server.url, keys)
         store = store_for(server.url)
-        with running_worker(env, processes), running_api(env) as api:
+        with running_api(env) as api:
             wait_ready(api)
             alice = client(api, keys, ALICE_KEY, "192.0.2.1")
             bob = client(api, keys, BOB_KEY, "192.0.2.2")
+            # The whole flood is queued before a worker runs, and bob's photo comes once her
+            # jobs have started: however slow the uploads, the flood is still running then.
             for photo in photos[:FLOOD]:
                 assert alice.submit(photo).status_code == 202
-            bob_id = bob.submit(photos[FLOOD]).json()["id"]
-            assert bob.wait_done(bob_id, timeout=120)["status"] == "succeeded"
+            with running_worker(env, processes):
+                poll(lambda: store.counters()["executions"] > processes, 120, "her jobs to start")
+                bob_id = bob.submit(photos[FLOOD]).json()["id"]
+                assert bob.wait_done(bob_id, timeout=120)["status"] == "succeeded"
             job = store.redis.hgetall(store.analysis_key("job", bob_id, "bob" if keys else ""))
     claimed_after, started_as = int(job[b"executions_at_claim"]), int(job[b"execution"])
     assert FLOOD - claimed_after > processes, "alice's flood ended before bob's photo came"
