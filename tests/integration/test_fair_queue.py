@@ -24,7 +24,6 @@ from harness.service import (
     running_worker,
     service_env,
     store_for,
-    wait_ready,
 )
 from shared.store import Store
 from shared.work_quota import MIN_JOB_COST
@@ -150,8 +149,7 @@ def test_a_flood_of_one_client_does_not_delay_another_clients_photo(
     with running_redis() as server:
         env = fairness_env(server.url, keys)
         store = store_for(server.url)
-        with running_api(env) as api:
-            wait_ready(api)
+        with running_api(env) as api:  # no worker yet
             alice = client(api, keys, ALICE_KEY, "192.0.2.1")
             bob = client(api, keys, BOB_KEY, "192.0.2.2")
             # The whole flood is queued before a worker runs, and bob's photo comes once her
