@@ -120,6 +120,12 @@ def paused_at(stage: str, seconds: float, run: int | None = None) -> dict[str, s
     return {"READFACE_TEST_FAULTS": "1", "READFACE_TEST_PAUSE": spec}
 
 
+def held_at(stage: str, path: Path) -> dict[str, str]:
+    """The environment of a worker that holds each analysis at `stage` for as long as the file
+    `path` exists (worker/fault_injection.py): the test decides when it goes on."""
+    return {"READFACE_TEST_FAULTS": "1", "READFACE_TEST_HOLD": f"{stage}:{path}"}
+
+
 @dataclass
 class Api:
     url: str

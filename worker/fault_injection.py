@@ -6,6 +6,8 @@ when READFACE_TEST_FAULTS=1; nothing here runs otherwise.
         `upload` (read, before the pipeline), `decode` (inside the decoder), `detect` (in the
         pipeline, after the decode) or `outcome` (after the pipeline, before the outcome is
         written); with RUN (`upload` and `outcome` only), only in the job's run of that number
+    READFACE_TEST_HOLD=STAGE:PATH       wait at STAGE for as long as the file PATH exists: the
+        analysis is held until the test removes it, however fast or slow the machine
     READFACE_TEST_BREAK_CONSUMER=1      make the worker's event loop fail, as a corrupt message
         from a pool process does, once a task is running; =PATH: only when the file PATH exists
         (it is removed then): once, on demand, in a container its restart policy starts again
@@ -35,11 +37,27 @@ def _pause() -> tuple[str, float, int | None] | None:
     return stage, float(seconds), int(run[0]) if run else None
 
 
+@functools.cache
+def _hold() -> tuple[str, str] | None:
+    spec = os.environ.get("READFACE_TEST_HOLD", "")
+    if not _enabled() or not spec:
+        return None
+    stage, _, path = spec.partition(":")
+    if stage not in STAGES:
+        raise ValueError(f"READFACE_TEST_HOLD: no stage {stage!r} (one of {', '.join(STAGES)})")
+    return stage, path
+
+
 def pause_at(stage: str, run: int | None = None) -> None:
-    """Sleep here if the tests asked for a pause at `stage` (in this run of the job, `run`)."""
+    """Sleep here if the tests asked for a pause at `stage` (in this run of the job, `run`), and
+    wait while they hold analyses there."""
     pause = _pause()
     if pause is not None and pause[0] == stage and pause[2] in (None, run):
         time.sleep(pause[1])
+    hold = _hold()
+    if hold is not None and hold[0] == stage:
+        while os.path.exists(hold[1]):
+            time.sleep(0.05)
 
 
 def break_consumer_asked() -> bool:

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -19,6 +20,7 @@ from harness.images import astronaut_jpeg, slow_png
 from harness.service import (
     UNWRITTEN,
     Api,
+    held_at,
     poll,
     running_api,
     running_redis,
@@ -111,21 +113,25 @@ def test_a_message_popped_and_never_delivered_is_sent_again_once() -> None:
         assert counters["succeeded"] == 2 and counters["executions"] == 2
 
 
-def test_a_second_message_for_a_running_job_starts_nothing() -> None:
+def test_a_second_message_for_a_running_job_starts_nothing(tmp_path: Path) -> None:
     # What the broker's restore or a sweeper would send: another message for the same job, taken
-    # by another process while the first attempt is still running (and healthy).
+    # by another process while the first attempt is still running (and healthy). The first
+    # attempt is held after its pipeline until the second message has been taken.
+    hold = tmp_path / "hold"
+    hold.touch()
     with running_redis() as server:
-        env = limits_env(server.url)
-        store = limits_store(server.url)
+        env = service_env(server.url, **held_at("outcome", hold))
+        store = store_for(server.url)
         with running_worker(env, 2, queues=ANALYZE_QUEUE), running_api(env) as api:
             wait_ready(api)
-            [analysis_id] = submit_all(api, [slow_png(12)])
+            [analysis_id] = submit_all(api, [astronaut_jpeg(39)])
             poll(lambda: status(store, analysis_id) == "running", 60, "the job to run")
             create_celery_app(Settings(redis_url=server.url)).send_task(
                 ANALYZE_TASK, args=[analysis_id]
             )
             poll(lambda: taken_and_acked(store.redis), 30, "the second message to be taken", 0.01)
             assert status(store, analysis_id) == "running"  # so the first attempt held it
+            hold.unlink()
             ended_at(api, analysis_id)
         counters = store.counters()
         assert counters["succeeded"] == 1 and counters["executions"] == 1
