@@ -11,6 +11,9 @@ when READFACE_TEST_FAULTS=1; nothing here runs otherwise.
     READFACE_TEST_BREAK_CONSUMER=1      make the worker's event loop fail, as a corrupt message
         from a pool process does, once a task is running; =PATH: only when the file PATH exists
         (it is removed then): once, on demand, in a container its restart policy starts again
+    READFACE_TEST_FAIL_ACK=PATH         once the file PATH exists (it is removed then), the worker's
+        main process fails its next acknowledgement of a task's message as one to a Redis that
+        stopped answering does
 """
 
 from __future__ import annotations
@@ -68,8 +71,21 @@ def break_consumer_asked() -> bool:
 def break_consumer_now() -> bool:
     """Whether the tests ask for the worker's consumer to die now."""
     trigger = os.environ.get("READFACE_TEST_BREAK_CONSUMER", "")
-    if trigger == "1":
-        return True
+    return trigger == "1" or _pulled(trigger)
+
+
+def fail_ack_asked() -> bool:
+    """Whether the tests may ask for an acknowledgement to fail."""
+    return _enabled() and bool(os.environ.get("READFACE_TEST_FAIL_ACK"))
+
+
+def fail_ack_now() -> bool:
+    """Whether the tests ask for this acknowledgement to fail."""
+    return _pulled(os.environ.get("READFACE_TEST_FAIL_ACK", ""))
+
+
+def _pulled(trigger: str) -> bool:
+    """Whether the trigger file was there: removed now, so that it fires once."""
     try:
         os.remove(trigger)
     except OSError:

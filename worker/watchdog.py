@@ -13,6 +13,13 @@ calls os._exit (the pool processes die with it: Celery gives them a parent-death
 - the consumer's event loop not ticking for STALL_SECONDS while it consumes (reconnecting to
   the broker pauses the count: a healed partition lets the worker resume by itself).
 
+The event loop's own timer also looks for stranded messages: taken by the consumer, no longer
+held by any task, yet never acknowledged, because the acknowledgement itself failed (Redis
+stopped answering just then; celery/celery#2415). Each still counts against the prefetch limit,
+so with one message per process the worker takes nothing more while its loop ticks on. Only a
+new connection gives them back to the queue and starts the count afresh, so the consumer is made
+to reconnect, as after a lost connection.
+
 The tasks' messages are acknowledged only when a task ends, so whatever the dead worker held goes
 back to its queue (the broker's visibility timeout, or the sweeper of another worker).
 """
@@ -27,18 +34,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Celery, bootsteps, signals
 from celery.bootsteps import CLOSE, TERMINATE
+from celery.worker import state
 
 from shared.celery_app import VISIBILITY_MARGIN_SECONDS
 from shared.settings import Settings
-from worker.fault_injection import break_consumer_asked, break_consumer_now
+from worker.fault_injection import (
+    break_consumer_asked,
+    break_consumer_now,
+    fail_ack_asked,
+    fail_ack_now,
+)
 
 log = logging.getLogger("readface.watchdog")
 
 BEAT_SECONDS = 1.0
 STALL_SECONDS = 30.0
 STOP_GRACE_SECONDS = 10.0
+# How long messages stay stranded before the consumer reconnects: a few of the loop's ticks, though
+# a message is never between its delivery and its task within one (both happen in one callback).
+STRANDED_SECONDS = 3.0
 # What a worker the watchdog ended exits with (EX_SOFTWARE): not 0, so every supervisor acts.
 EXIT_STATUS = 70
 
@@ -105,14 +122,32 @@ class Watchdog:
                 return
 
 
+class StrandedMessages(ConnectionError):
+    """Raised in the event loop: Celery reconnects on the transport's connection errors."""
+
+
+def stranded_messages(consumer: Any) -> int:
+    """How many messages the consumer holds unacknowledged beyond those its tasks hold (a
+    task reserved, running or waiting for its countdown holds its message)."""
+    qos = getattr(consumer.task_consumer.channel, "qos", None)
+    if qos is None:  # a broker that keeps the count itself
+        return 0
+    room = qos.can_consume_max_estimate()
+    if room is None:  # no prefetch limit
+        return 0
+    return max(qos.prefetch_count - room - len(state.requests), 0)
+
+
 class _Heartbeat(bootsteps.StartStopStep):
-    """A consumer step: the event loop's timer beats the watchdog while the consumer runs."""
+    """A consumer step: the event loop's timer beats the watchdog while the consumer runs, and
+    makes the consumer reconnect when messages stay stranded."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.tref: Any = None
+        self.stranded_since: float | None = None
 
     def start(self, parent: Any) -> None:
         watchdog = _watchdogs.get(parent.app)
@@ -121,9 +156,26 @@ class _Heartbeat(bootsteps.StartStopStep):
         if watchdog is None or parent.hub is None:
             return
         watchdog.beat()
-        self.tref = parent.timer.call_repeatedly(BEAT_SECONDS, watchdog.beat)
+        self.stranded_since = None
+        self.tref = parent.timer.call_repeatedly(BEAT_SECONDS, self.tick, (parent, watchdog))
         if break_consumer_asked():
             _break_when_busy(parent)
+        if fail_ack_asked():
+            _fail_next_ack(parent)
+
+    def tick(self, consumer: Any, watchdog: Watchdog) -> None:
+        """Beat the watchdog; StrandedMessages once messages were stranded for a while."""
+        watchdog.beat()
+        stranded, now = stranded_messages(consumer), time.monotonic()
+        if not stranded:
+            self.stranded_since = None
+        elif self.stranded_since is None:
+            self.stranded_since = now
+        elif now - self.stranded_since >= STRANDED_SECONDS:
+            raise StrandedMessages(
+                f"{stranded} message(s) unacknowledged with no task holding them (their "
+                "acknowledgement failed): reconnecting gives them back to the queue"
+            )
 
     def stop(self, parent: Any) -> None:
         if self.tref is not None:
@@ -154,6 +206,20 @@ def _break_when_busy(consumer: Any) -> None:
             tref.cancel()
 
     tref = consumer.timer.call_repeatedly(BEAT_SECONDS, check)
+
+
+def _fail_next_ack(consumer: Any) -> None:
+    """Test fault (worker/fault_injection.py): once asked for, the next acknowledgement of a
+    task's message fails as one to a Redis that stopped answering does."""
+    qos = consumer.task_consumer.channel.qos
+    acknowledge = qos.ack
+
+    def ack(delivery_tag: str) -> None:
+        if fail_ack_now():
+            raise redis.TimeoutError("injected: Timeout reading from socket")
+        acknowledge(delivery_tag)
+
+    qos.ack = ack
 
 
 _watchdogs: dict[Celery, Watchdog] = {}

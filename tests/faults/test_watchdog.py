@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -71,4 +72,21 @@ def test_a_worker_cut_off_from_a_frozen_redis_resumes_by_itself() -> None:
                 os.kill(server.process.pid, signal.SIGCONT)
             later = submit_all(api, [astronaut_jpeg(quality=q) for q in (66, 67)])
             assert_all_end_once(api, [in_flight, *later], server.url)
+            assert worker.poll() is None  # the same worker, not a replacement
+
+
+def test_a_worker_whose_acknowledgement_failed_takes_work_again(tmp_path: Path) -> None:
+    # The first job's message is not acknowledged: the acknowledgement fails, as it does when
+    # Redis stops answering just then. The message still counts against the worker's prefetch of
+    # one, with no task holding it: the worker would take nothing more while its loop ticks on.
+    trigger = tmp_path / "fail-ack"
+    trigger.touch()
+    with running_redis() as server:
+        env = service_env(server.url, READFACE_TEST_FAULTS="1", READFACE_TEST_FAIL_ACK=str(trigger))
+        with running_worker(env) as worker, running_api(env) as api:
+            wait_ready(api)
+            [first] = submit_all(api, [astronaut_jpeg(quality=68)])
+            poll(lambda: not trigger.exists(), 60, "the first acknowledgement to fail")
+            later = submit_all(api, [astronaut_jpeg(quality=q) for q in (69, 70)])
+            assert_all_end_once(api, [first, *later], server.url)
             assert worker.poll() is None  # the same worker, not a replacement
