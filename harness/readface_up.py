@@ -32,6 +32,24 @@ def processes_with_marker(marker: str) -> list[int]:
     return found
 
 
+def up_processes(marker: str, folder: Path) -> list[int]:
+    """Pids of live processes that `readface up`, started in `folder` with the marker, runs:
+    those whose environment carries the marker, and those working in a folder under `folder`
+    (its redis-server writes its title over its environment, and works in its data directory)."""
+    found = set(processes_with_marker(marker))
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cwd.is_relative_to(folder.resolve()) and state != "Z":
+            found.add(int(entry.name))
+    return sorted(found)
+
+
 READFACE = str(Path(sys.executable).with_name("readface"))  # the console script users run
 
 
@@ -60,14 +78,16 @@ def start_up(folder: Path, marker: str, **settings: str) -> tuple[subprocess.Pop
 
 
 @contextmanager
-def cleaned_up(up: subprocess.Popen[bytes], marker: str) -> Iterator[None]:
+def cleaned_up(up: subprocess.Popen[bytes], marker: str, folder: Path) -> Iterator[None]:
+    """Every process of `readface up` (see up_processes) killed when the block ends."""
     try:
         yield
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
             up.wait()
-        for pid in processes_with_marker(marker):  # only if the test failed half-way
+        # its Redis runs in a session of its own, out of reach of the group's kill
+        for pid in up_processes(marker, folder):
             os.kill(pid, signal.SIGKILL)
 
 

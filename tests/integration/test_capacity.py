@@ -54,7 +54,7 @@ def aof_bytes(data_dir: Path) -> int:
 def test_readface_up_s_append_only_file_grows_by_kilobytes_per_photo(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
-    with cleaned_up(up, marker):
+    with cleaned_up(up, marker, tmp_path):
         url = serving_url(up, log)
         before = aof_bytes(tmp_path / "data")
         ids = []

@@ -20,7 +20,13 @@ import requests
 from cli.processes import free_port
 from harness.images import astronaut_jpeg
 from harness.paths import REPO
-from harness.readface_up import cleaned_up, processes_with_marker, serving_url, start_up
+from harness.readface_up import (
+    cleaned_up,
+    processes_with_marker,
+    serving_url,
+    start_up,
+    up_processes,
+)
 from harness.service import Api, poll, wait_ready
 from shared.celery_app import ANALYZE_QUEUE
 
@@ -68,7 +74,7 @@ def test_submit_to_a_dead_server_fails_with_a_message(tmp_path: Path) -> None:
 def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
-    with cleaned_up(up, marker):
+    with cleaned_up(up, marker, tmp_path):
         url = serving_url(up, log)
         # "serving on" comes once the whole stack is ready, not before.
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
@@ -83,17 +89,17 @@ def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
             f"{url}/v1/analyses/{submitted.json()['id']}", params={"wait": 30}, timeout=40
         )
         assert done.json()["status"] == "succeeded"
-        assert processes_with_marker(marker)
+        assert up_processes(marker, tmp_path)
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0, log.read_text()
-        assert processes_with_marker(marker) == []
+        assert up_processes(marker, tmp_path) == []
         assert list((tmp_path / "data" / "redis").iterdir())  # append-only data on disk
 
 
 def test_up_keeps_its_redis_private(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
-    with cleaned_up(up, marker):
+    with cleaned_up(up, marker, tmp_path):
         found = poll(
             lambda: re.search(r"embedded Redis on 127.0.0.1:(\d+)", log.read_text()),
             60,
@@ -113,7 +119,7 @@ def test_up_says_the_worker_refused_and_never_that_it_serves(tmp_path: Path) -> 
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     (tmp_path / "empty").mkdir()
     up, log = start_up(tmp_path, marker, READFACE_MODEL_DIR=str(tmp_path / "empty"))
-    with cleaned_up(up, marker):
+    with cleaned_up(up, marker, tmp_path):
         assert up.wait(timeout=120) == 1
         output = log.read_text()
         assert "missing" in output and "worker exited before the service was ready" in output
@@ -123,7 +129,7 @@ def test_up_says_the_worker_refused_and_never_that_it_serves(tmp_path: Path) -> 
 def test_readface_up_serves_the_metrics_of_both_workers(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
-    with cleaned_up(up, marker):
+    with cleaned_up(up, marker, tmp_path):
         url = serving_url(up, log)
         urls = dict(re.findall(r"readface: (\w+) metrics on (\S+)", log.read_text()))
         assert urls.keys() == {"worker", "callbacks"}
@@ -157,7 +163,7 @@ def analysis_worker_pid(up: subprocess.Popen[bytes]) -> int | None:
 def test_up_starts_a_dead_worker_again_and_says_so(tmp_path: Path) -> None:
     marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
     up, log = start_up(tmp_path, marker)
-    with cleaned_up(up, marker):
+    with cleaned_up(up, marker, tmp_path):
         url = serving_url(up, log)
         dead = analysis_worker_pid(up)
         assert dead is not None
