@@ -1,10 +1,15 @@
 """Starting and stopping the service's processes, each in a process group of its own: a
 redis-server, a Celery worker and the API under gunicorn, by the scripts the images run.
-`readface up` supervises them; the test and bench harness (harness/) starts them too."""
+`readface up` supervises them; the test and bench harness (harness/) starts them too.
+
+Each one is sent SIGTERM when the thread that started it ends, however it ends (SIGKILL, the OOM
+killer): no API left holding its port, no Redis left writing to a data directory that the next
+`readface up` opens too. So start them from a thread that outlives them (the main thread)."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -12,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -22,6 +27,7 @@ import redis
 from shared.redis_connection import redis_client
 
 STOP_TIMEOUT_SECONDS = 20
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def free_port() -> int:
@@ -29,6 +35,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def ends_with_parent() -> Callable[[], None]:
+    """A preexec_fn for Popen: the child is sent SIGTERM when the thread that started it ends
+    (PR_SET_PDEATHSIG, kept across exec), and ends at once if that happened already."""
+    parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+
+    def _in_child() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died between the fork and the request
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return _in_child
 
 
 def redis_server_binary() -> str:
@@ -51,10 +72,12 @@ def start_redis(
     data_dir: Path | None,
     password: str | None = None,
     maxmemory: str | None = None,
+    holding: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """A real redis-server on 127.0.0.1:port; with a data dir, append-only persistence in it
     (directory 0700, files 0600); with a password, no client gets in without it; with
-    maxmemory, writes past it fail instead of evicting anything."""
+    maxmemory, writes past it fail instead of evicting anything; `holding` is a file descriptor
+    it keeps open until it exits (a lock on its data)."""
     config = [f"port {port}", "bind 127.0.0.1", 'save ""']
     if data_dir is None:
         config.append("appendonly no")
@@ -72,6 +95,8 @@ def start_redis(
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=ends_with_parent(),
+        pass_fds=() if holding is None else (holding,),
         umask=0o077,
     )
     assert process.stdin is not None
@@ -129,6 +154,7 @@ def start_worker(
         ["bash", str(SCRIPTS / "worker-entrypoint.sh")],
         env={**env, **settings},
         start_new_session=True,
+        preexec_fn=ends_with_parent(),
         stdout=log,
         stderr=log,
     )
@@ -144,6 +170,7 @@ def start_api(
         ["bash", str(SCRIPTS / "api-entrypoint.sh")],
         env={**env, **settings},
         start_new_session=True,
+        preexec_fn=ends_with_parent(),
         stdout=log,
         stderr=log,
     )

@@ -4,11 +4,14 @@ on one machine, each a real process in its own process group; Ctrl-C stops them 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import signal
+import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import redis
 
@@ -43,6 +46,10 @@ def run_up(host: str, port: int, workers: int | None) -> int:
     """Run everything until SIGINT/SIGTERM, starting again a part that dies (cli/supervise.py);
     returns the exit status (1 when a part keeps dying, or never gets ready)."""
     settings = get_settings()
+    embedded_redis = "READFACE_REDIS_URL" not in os.environ
+    lock = lock_data(settings.data_dir) if embedded_redis else None
+    if embedded_redis and lock is None:
+        return 1
     env = dict(os.environ)
     parts = Supervisor(reap=stop)
     stopping = False
@@ -55,12 +62,14 @@ def run_up(host: str, port: int, workers: int | None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         embedded: redis.Redis | None = None
-        if "READFACE_REDIS_URL" not in os.environ:
+        if embedded_redis:
             redis_port, password = free_port(), secrets.token_urlsafe(24)
             data_dir = settings.data_dir / "redis"
             parts.start(
                 "Redis",
-                lambda: start_redis(redis_port, data_dir, password, EMBEDDED_REDIS_MAXMEMORY),
+                lambda: start_redis(
+                    redis_port, data_dir, password, EMBEDDED_REDIS_MAXMEMORY, holding=lock
+                ),
             )
             env["READFACE_REDIS_URL"] = redis_url(redis_port, password)
             embedded = redis.Redis.from_url(env["READFACE_REDIS_URL"])
@@ -106,6 +115,26 @@ def run_up(host: str, port: int, workers: int | None) -> int:
         for _, process in reversed(list(parts.processes())):  # API first, Redis last
             stop(process)
         print("readface: stopped")
+
+
+def lock_data(data_dir: Path) -> int | None:
+    """A file descriptor holding an exclusive lock on the data directory, which each embedded
+    Redis inherits: two Redis servers writing one append-only file would corrupt it, so a second
+    `readface up` there is refused, also while the Redis of a killed one is still stopping. None,
+    said on stderr, when another holds it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "up.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        print(
+            f"readface: another `readface up` is using {data_dir}; stop it first, or give this "
+            "one a data directory of its own (READFACE_DATA_DIR)",
+            file=sys.stderr,
+        )
+        return None
+    return fd
 
 
 def worker_metrics_envs(

@@ -78,22 +78,55 @@ def test_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
         url = serving_url(up, log)
         # "serving on" comes once the whole stack is ready, not before.
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
-        submitted = requests.post(
-            f"{url}/v1/analyses",
-            data=astronaut_jpeg(quality=63),
-            headers={"Content-Type": "image/jpeg"},
-            timeout=10,
-        )
-        assert submitted.status_code == 202
-        done = requests.get(
-            f"{url}/v1/analyses/{submitted.json()['id']}", params={"wait": 30}, timeout=40
-        )
-        assert done.json()["status"] == "succeeded"
+        analysed(url, quality=63)
         assert up_processes(marker, tmp_path)
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0, log.read_text()
         assert up_processes(marker, tmp_path) == []
         assert list((tmp_path / "data" / "redis").iterdir())  # append-only data on disk
+
+
+def analysed(url: str, quality: int) -> str:
+    """The id of a photo submitted to the service at `url`, once its analysis has succeeded."""
+    submitted = requests.post(
+        f"{url}/v1/analyses",
+        data=astronaut_jpeg(quality=quality),
+        headers={"Content-Type": "image/jpeg"},
+        timeout=10,
+    )
+    assert submitted.status_code == 202, submitted.text
+    analysis_id = str(submitted.json()["id"])
+    done = requests.get(f"{url}/v1/analyses/{analysis_id}", params={"wait": 30}, timeout=40)
+    assert done.json()["status"] == "succeeded", done.text
+    return analysis_id
+
+
+def test_up_killed_outright_leaves_nothing_running_and_its_data_to_one_up(tmp_path: Path) -> None:
+    """SIGKILL (kill -9, the OOM killer) leaves `up` no time to stop its parts: they end by
+    themselves, so the next `up` on the same data finds no Redis still writing to it; and while
+    one runs, another on the same data is refused."""
+    marker = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+    up, log = start_up(tmp_path, marker)
+    with cleaned_up(up, marker, tmp_path):
+        analysis_id = analysed(serving_url(up, log), quality=66)
+        assert len(up_processes(marker, tmp_path)) > 1
+        os.kill(up.pid, signal.SIGKILL)  # the process alone, not its group
+        up.wait()
+        poll(lambda: up_processes(marker, tmp_path) == [], 60, "up's processes to end")
+    up, log = start_up(tmp_path, marker)
+    with cleaned_up(up, marker, tmp_path):
+        url = serving_url(up, log)
+        kept = requests.get(f"{url}/v1/analyses/{analysis_id}", timeout=10)
+        assert kept.json()["status"] == "succeeded", kept.text
+        (tmp_path / "another").mkdir()
+        marker_2 = f"READFACE_UP_TEST={uuid.uuid4().hex}"
+        another, another_log = start_up(
+            tmp_path / "another", marker_2, READFACE_DATA_DIR=str(tmp_path / "data")
+        )
+        with cleaned_up(another, marker_2, tmp_path / "another"):
+            assert another.wait(timeout=60) == 1
+        assert "another `readface up` is using" in another_log.read_text()
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
 
 
 def test_up_keeps_its_redis_private(tmp_path: Path) -> None:
@@ -173,15 +206,5 @@ def test_up_starts_a_dead_worker_again_and_says_so(tmp_path: Path) -> None:
         assert analysis_worker_pid(up) not in (None, dead)
         ready = lambda: requests.get(f"{url}/readyz", timeout=5).status_code == 200  # noqa: E731
         poll(ready, 120, "the new worker to be ready", every=0.5)
-        submitted = requests.post(
-            f"{url}/v1/analyses",
-            data=astronaut_jpeg(quality=64),
-            headers={"Content-Type": "image/jpeg"},
-            timeout=10,
-        )
-        assert submitted.status_code == 202, submitted.text
-        done = requests.get(
-            f"{url}/v1/analyses/{submitted.json()['id']}", params={"wait": 30}, timeout=40
-        )
-        assert done.json()["status"] == "succeeded", done.text
+        analysed(url, quality=64)
         assert up.poll() is None
