@@ -291,10 +291,10 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def submit_all(api: Api, payloads: Iterable[bytes]) -> list[str]:
+def submit_all(api: Api, payloads: Iterable[bytes], **params: str) -> list[str]:
     ids = []
     for data in payloads:
-        response = api.submit(data)
+        response = api.submit(data, **params)
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
     return ids

@@ -151,8 +151,9 @@ class _Heartbeat(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         watchdog = _watchdogs.get(parent.app)
-        # without an event loop (a thread pool) the timer is a thread: its beats would prove
-        # nothing, and only the watchdog's rules about stopping apply
+        # without an event loop (a green pool, a transport that has none; never with Redis,
+        # whatever the pool) the timer is a thread: its beats would prove nothing, and only the
+        # watchdog's rules about stopping apply
         if watchdog is None or parent.hub is None:
             return
         watchdog.beat()

@@ -3,6 +3,7 @@ real worker processes on a throwaway redis-server."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.images import astronaut_jpeg
+from harness.receivers import Receiver
 from harness.service import (
     assert_all_end_once,
     paused_at,
@@ -23,6 +25,7 @@ from harness.service import (
     submit_all,
     wait_ready,
 )
+from shared.celery_app import ANALYZE_QUEUE, CALLBACK_QUEUE, CALLBACK_WORKER_POOL
 from worker.watchdog import EXIT_STATUS, STALL_SECONDS
 
 pytestmark = pytest.mark.integration
@@ -90,3 +93,34 @@ def test_a_worker_whose_acknowledgement_failed_takes_work_again(tmp_path: Path) 
             later = submit_all(api, [astronaut_jpeg(quality=q) for q in (69, 70)])
             assert_all_end_once(api, [first, *later], server.url)
             assert worker.poll() is None  # the same worker, not a replacement
+
+
+def test_a_callbacks_worker_whose_acknowledgement_failed_delivers_again(tmp_path: Path) -> None:
+    # One thread, so the message stranded by the first delivery's failed acknowledgement would
+    # hold back every later delivery: the callbacks worker needs the same check.
+    trigger = tmp_path / "fail-ack"
+    trigger.touch()
+    receiver = Receiver([])
+    with running_redis() as server:
+        env = service_env(server.url, READFACE_CALLBACK_ALLOW_PRIVATE="1")
+        faulty = {**env, "READFACE_TEST_FAULTS": "1", "READFACE_TEST_FAIL_ACK": str(trigger)}
+        with (
+            running_worker(env, queues=ANALYZE_QUEUE),
+            running_worker(faulty, queues=CALLBACK_QUEUE, pool=CALLBACK_WORKER_POOL) as callbacks,
+            running_api(env) as api,
+        ):
+            wait_ready(api)
+            [first] = submit_all(api, [astronaut_jpeg(quality=71)], callback_url=receiver.url)
+            poll(lambda: not trigger.exists(), 60, "the first acknowledgement to fail")
+            [second] = submit_all(api, [astronaut_jpeg(quality=72)], callback_url=receiver.url)
+            webhook_ids: dict[str, set[str]] = {}
+
+            def both_delivered() -> bool:
+                for headers, body in list(receiver.deliveries):
+                    webhook_ids.setdefault(json.loads(body)["id"], set()).add(headers["webhook-id"])
+                return webhook_ids.keys() == {first, second}
+
+            poll(both_delivered, 60, "both analyses' callbacks")
+            assert callbacks.poll() is None  # the same worker, not a replacement
+    # sent again after the reconnection (its acknowledgement failed): as the same message
+    assert len(webhook_ids[first]) == 1
