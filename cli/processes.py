@@ -44,6 +44,8 @@ def ends_with_parent() -> Callable[[], None]:
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
 
     def _in_child() -> None:
+        # until exec, a SIGTERM would run the handler inherited from the parent (`up` sets one)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
         if os.getppid() != parent:  # the parent died between the fork and the request
