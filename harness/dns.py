@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
-from cli.processes import SCRIPTS
+from cli.processes import SCRIPTS, ends_with_parent
 
 # A loopback address of its own, so port 53 is free on it whatever else the machine runs.
 SILENT_DNS_ADDRESS = "127.0.0.153"
@@ -77,6 +77,7 @@ def start_api_with_resolv_conf(
         ],
         env={**env, "READFACE_BIND": f"127.0.0.1:{port}", "PYTHON": sys.executable},
         start_new_session=True,
+        preexec_fn=ends_with_parent(),
         stdout=log,
         stderr=log,
     )
