@@ -153,7 +153,7 @@ def big_uploads(stack: Stack, uploads: int = 32, size: int = 20 * 1024 * 1024) -
     }
 
 
-def jpeg_walkcpu_seconds(stack: Stack) -> dict[str, object]:
+def jpeg_walk_cpu(stack: Stack) -> dict[str, object]:
     """API CPU seconds (user + system, from /proc) for one upload of each slow-to-walk JPEG."""
     leader = stack.processes["API"].pid
     row: dict[str, object] = {}
