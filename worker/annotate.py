@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from worker.faces import FaceAttributes, FaceBox
+from worker.shrink import shrink
 
 GREEN = (0, 255, 0)
 BLACK = (0, 0, 0)
@@ -121,7 +122,7 @@ def annotate(
     height, width = image.shape[:2]
     size = annotated_size(width, height)
     if size != (width, height):
-        canvas = shrunk(image, size)
+        canvas = shrink(image, size)
         scale = size[0] / width
         faces = [scaled_box(face, scale) for face in faces]
     else:
@@ -136,20 +137,6 @@ def annotate(
         if mark.label is not None:
             draw_tag(canvas, mark.label)
     return canvas
-
-
-def shrunk(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The image shrunk to `size` (width, height): by averaging whole blocks of pixels as far as a
-    whole factor goes, then bilinearly by the rest, a factor under 2.
-
-    OpenCV's area average by a fractional factor took 26-45 ms on the decodes of phone and camera
-    photos (4032x2268, or 6000x4000 at half size, to 2048 wide), more than detection; this takes
-    about 5 ms, at a PSNR of 39-57 dB against the average on such photos."""
-    factor = image.shape[1] // size[0]
-    if factor >= 2:
-        # fx and fy exactly 1/factor: what selects the whole-block path
-        image = cv2.resize(image, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
 
 
 def place_marks(
@@ -203,8 +190,8 @@ def _place_label(
         # Outside its own box first: a label there covers no face at all.
         avoid = obstacles if inside else [*obstacles, box]
         for text in texts:
-            for shrink in LABEL_SHRINK:
-                scale = _fitting_scale(text, max(MIN_FONT_SCALE, base * shrink), image_w)
+            for reduction in LABEL_SHRINK:
+                scale = _fitting_scale(text, max(MIN_FONT_SCALE, base * reduction), image_w)
                 width, height = _tag_size(text, scale)
                 for rect in _label_spots(box, number, width, height, inside, image_w, gap):
                     if rect.within(image_w, image_h) and not any(rect.overlaps(o) for o in avoid):

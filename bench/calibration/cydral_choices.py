@@ -30,9 +30,10 @@ from bench.calibration.cydral_outputs import SetOutputs, set_outputs
 from bench.common import EVAL_DIR, save, table
 from shared.settings import get_settings
 from worker.models.cydral import CYDRAL_AGE_YEARS, gender_log_odds, spread_kernel
-from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, shrink
+from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN
 from worker.options import SHIPPED
 from worker.pipeline import Pipeline, load_pipeline
+from worker.shrink import shrink
 
 
 def portraits(eval_dir: Path) -> list[np.ndarray]:

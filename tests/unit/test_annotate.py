@@ -25,9 +25,9 @@ from worker.annotate import (
     face_labels,
     label_scale,
     place_marks,
-    shrunk,
 )
 from worker.faces import FaceAttributes, FaceBox, FaceExpression
+from worker.shrink import shrink
 
 WOMAN = FaceAttributes(Gender.FEMALE, 0.97, 27.4, "25-32", 0.64)
 SMILING = dataclasses.replace(WOMAN, expression=FaceExpression("happy", 0.93, {"happy": 0.93}))
@@ -173,7 +173,7 @@ def test_a_big_image_is_shrunk_about_as_the_area_average_would(size: tuple[int, 
     image = astronaut_scene(*size, texture=True)
     target = annotated_size(*size)
     reference = cv2.resize(image, target, interpolation=cv2.INTER_AREA)
-    small = shrunk(image, target)
+    small = shrink(image, target)
     assert small.shape[1::-1] == target
     # Sampling instead of averaging gives about 30 dB, bilinear alone from 6000 wide 36 dB.
     assert cv2.PSNR(reference, small) > 38

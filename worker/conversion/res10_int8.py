@@ -23,9 +23,10 @@ import openvino.properties.hint as hints
 
 from worker.conversion.check import ConversionMismatch, iou
 from worker.models.prototxt import Deploy
-from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, shrink, sticks_out_of_a_corner
+from worker.models.res10 import DETECTOR_INPUT, DETECTOR_MEAN, sticks_out_of_a_corner
 from worker.models.ssd import detection_output, head_blobs, ssd_spec
 from worker.options import SHIPPED
+from worker.shrink import shrink
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "calibration" / "congress"
 # Build-time parity: every fp32 detection the pipeline would keep (scoring at least this, not
